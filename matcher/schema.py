@@ -1,0 +1,478 @@
+"""Validation at the edge: the one place that checks each input shape.
+
+Every record that enters the library (a CSV row, a web form, a JSON body, a
+Python dict) passes through the field specs below. Validation collects every
+problem before raising, so a coordinator can fix a spreadsheet in one pass,
+and it never writes anything: callers store only what validated whole.
+
+Normalised records use plain Python values: lists of lower-case tags, floats
+or ``None`` for the optional style ratings, ``bool`` for flags.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import Problem, ValidationError
+from .vocab import (
+    ALLIANCE_MAX,
+    FALSE_WORDS,
+    INTAKE_COLUMNS,
+    LIST_SEPARATOR,
+    MODALITIES,
+    OUTCOME_COLUMNS,
+    SLOTS,
+    STYLE_AXES,
+    STYLE_MAX,
+    STYLE_MIN,
+    THERAPIST_COLUMNS,
+    TRUE_WORDS,
+)
+
+MAX_TEXT_CHARS = 5000
+MAX_SHORT_CHARS = 200
+MAX_LIST_ITEMS = 50
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_SLOT_SET = frozenset(SLOTS)
+
+
+class _Bad(Exception):
+    """Raised by a field parser; the message says what was expected."""
+
+
+# --- field parsers: raw text in, normalised value out ------------------------------------
+
+
+def _as_text(value: Any) -> str:
+    """Turn whatever a caller gave (str, number, list, None, NaN) into trimmed text."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | set | frozenset):
+        return LIST_SEPARATOR.join(_as_text(item) for item in value)
+    return str(value).strip()
+
+
+def _parse_id(text: str) -> str:
+    if not _ID_PATTERN.match(text):
+        raise _Bad(
+            f"expected an id of letters, digits, '_', '.' or '-' (at most 64), got {text[:80]!r}"
+        )
+    return text
+
+
+def _parse_short(text: str) -> str:
+    if len(text) > MAX_SHORT_CHARS:
+        raise _Bad(f"expected at most {MAX_SHORT_CHARS} characters, got {len(text)}")
+    return text
+
+
+def _parse_long(text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise _Bad(f"expected at most {MAX_TEXT_CHARS} characters, got {len(text)}")
+    return text
+
+
+def _normalise_tag(item: str) -> str:
+    return re.sub(r"[\s\-]+", "_", item.strip().lower())
+
+
+def _parse_tags(text: str) -> list[str]:
+    items = [_normalise_tag(item) for item in text.split(LIST_SEPARATOR)]
+    items = list(dict.fromkeys(item for item in items if item))
+    if len(items) > MAX_LIST_ITEMS:
+        raise _Bad(f"expected at most {MAX_LIST_ITEMS} items, got {len(items)}")
+    too_long = [item for item in items if len(item) > 60]
+    if too_long:
+        raise _Bad(f"item {too_long[0][:60]!r}… is longer than 60 characters")
+    return items
+
+
+def _parse_slots(text: str) -> list[str]:
+    slots = _parse_tags(text)
+    unknown = [slot for slot in slots if slot not in _SLOT_SET]
+    if unknown:
+        raise _Bad(f"unknown slot {unknown[0]!r}; slots look like mon_am, tue_pm … sun_eve")
+    return slots
+
+
+def _parse_bool(text: str) -> bool:
+    word = text.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise _Bad(f"expected yes/no (or true/false, 1/0), got {text[:40]!r}")
+
+
+def _parse_number(text: str, low: float | None = None, high: float | None = None) -> float:
+    try:
+        number = float(text.replace(",", ""))
+    except ValueError:
+        raise _Bad(f"expected a number, got {text[:40]!r}") from None
+    if not math.isfinite(number):
+        raise _Bad(f"expected a finite number, got {text[:40]!r}")
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+        raise _Bad(f"expected a number {bounds}, got {text[:40]!r}")
+    return number
+
+
+def _parse_count(text: str) -> int:
+    number = _parse_number(text, low=0)
+    if not number.is_integer():
+        raise _Bad(f"expected a whole number of at least 0, got {text[:40]!r}")
+    return int(number)
+
+
+def _parse_style(text: str) -> float:
+    try:
+        return _parse_number(text, STYLE_MIN, STYLE_MAX)
+    except _Bad:
+        raise _Bad(f"expected a number from -3 to +3 (blank = none), got {text[:40]!r}") from None
+
+
+def _parse_modality(text: str) -> str:
+    word = _normalise_tag(text)
+    if word not in MODALITIES:
+        raise _Bad(f"expected one of {', '.join(MODALITIES)}, got {text[:40]!r}")
+    return word
+
+
+def _parse_click(text: str) -> int:
+    return int(_parse_bool(text))
+
+
+@dataclass(frozen=True)
+class Field:
+    """How one column is parsed: ``parse`` turns non-blank text into a value."""
+
+    name: str
+    parse: Callable[[str], Any]
+    required: bool = False
+    blank: Any = None
+
+    def value_of(self, raw: Any) -> Any:
+        text = _as_text(raw)
+        if not text:
+            if self.required:
+                raise _Bad("is required but blank")
+            return list(self.blank) if isinstance(self.blank, list) else self.blank
+        return self.parse(text)
+
+
+_STYLE_FIELDS = tuple(Field(axis, _parse_style) for axis in STYLE_AXES)
+
+THERAPIST_FIELDS: tuple[Field, ...] = (
+    Field("therapist_id", _parse_id, required=True),
+    Field("name", _parse_short, required=True),
+    Field("gender", lambda t: _normalise_tag(_parse_short(t))),
+    Field("languages", _parse_tags, required=True),
+    Field("specialties", _parse_tags, blank=[]),
+    Field("modalities", _parse_tags, blank=[]),
+    Field("approach", _parse_long, required=True),
+    *_STYLE_FIELDS,
+    Field("telehealth", _parse_bool, required=True),
+    Field("in_person", _parse_bool, required=True),
+    Field("city", _parse_short, blank=""),
+    Field("availability", _parse_slots, blank=[]),
+    Field("insurance", _parse_tags, blank=[]),
+    Field("fee", lambda t: _parse_number(t, low=0), required=True),
+    Field("sliding_scale", _parse_bool, blank=False),
+    Field("capacity", _parse_count, required=True),
+    Field("lgbtq_affirming", _parse_bool, blank=False),
+    Field("faith", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+)
+
+INTAKE_FIELDS: tuple[Field, ...] = (
+    Field("client_id", _parse_id, required=True),
+    Field("concerns", _parse_tags, blank=[]),
+    Field("story", _parse_long, blank=""),
+    Field("hopes", _parse_long, blank=""),
+    *_STYLE_FIELDS,
+    Field("language", lambda t: _normalise_tag(_parse_short(t)), required=True),
+    Field("modality", _parse_modality, required=True),
+    Field("city", _parse_short, blank=""),
+    Field("availability", _parse_slots, blank=[]),
+    Field("insurance", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+    Field("max_fee", lambda t: _parse_number(t, low=0)),
+    Field("therapist_gender", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+    Field("gender_required", _parse_bool, blank=False),
+    Field("lgbtq_affirming_required", _parse_bool, blank=False),
+    Field("faith", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+)
+
+OUTCOME_FIELDS: tuple[Field, ...] = (
+    Field("client_id", _parse_id, required=True),
+    Field("therapist_id", _parse_id, required=True),
+    Field("sessions", _parse_count, required=True),
+    Field("dropped_out", _parse_bool, required=True),
+    Field("alliance", lambda t: _parse_number(t, 0, ALLIANCE_MAX)),
+    Field("improvement", _parse_number),
+    Field("click", _parse_click),
+)
+
+assert tuple(f.name for f in THERAPIST_FIELDS) == THERAPIST_COLUMNS
+assert tuple(f.name for f in INTAKE_FIELDS) == INTAKE_COLUMNS
+assert tuple(f.name for f in OUTCOME_FIELDS) == OUTCOME_COLUMNS
+
+
+# --- cross-field rules --------------------------------------------------------------------
+
+
+def _therapist_rules(record: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    if record["telehealth"] is False and record["in_person"] is False:
+        yield "in_person", "a therapist must offer telehealth, in person, or both"
+    if record["in_person"] and not record["city"]:
+        yield "city", "is required when the therapist sees clients in person"
+
+
+def _intake_rules(record: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    if not record["concerns"] and not record["story"]:
+        yield "concerns", "give at least one concern or a few words about what brings you"
+    if record["modality"] == "in_person" and not record["city"]:
+        yield "city", "is required for in-person therapy"
+    if record["gender_required"] and not record["therapist_gender"]:
+        yield "therapist_gender", "is required when a therapist of a given gender is required"
+
+
+def _outcome_rules(record: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    return ()
+
+
+# --- validating records and frames --------------------------------------------------------
+
+
+def _validate_record(
+    raw: Mapping[str, Any],
+    fields: tuple[Field, ...],
+    rules: Callable[[dict[str, Any]], Iterable[tuple[str, str]]],
+    source: str | None,
+    row: int | None,
+) -> tuple[dict[str, Any], list[Problem]]:
+    record: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for field in fields:
+        try:
+            record[field.name] = field.value_of(raw.get(field.name))
+        except _Bad as bad:
+            problems.append(Problem(field.name, str(bad), source, row))
+    if not problems:
+        problems.extend(Problem(name, message, source, row) for name, message in rules(record))
+    return record, problems
+
+
+_KINDS: dict[str, tuple[tuple[Field, ...], Callable, str]] = {
+    "therapists": (THERAPIST_FIELDS, _therapist_rules, "therapist_id"),
+    "intakes": (INTAKE_FIELDS, _intake_rules, "client_id"),
+    "outcomes": (OUTCOME_FIELDS, _outcome_rules, ""),
+}
+
+
+def validate_frame(frame: pd.DataFrame, kind: str, source: str | None = None) -> pd.DataFrame:
+    """Validate every row of a contract table and return it normalised.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Raw cells (typically all ``str``, as read from CSV). Extra columns are
+        kept in an ``extra`` column of dicts and otherwise ignored.
+    kind : {"therapists", "intakes", "outcomes"}
+    source : str, optional
+        Name used in messages, such as ``"therapists.csv"``.
+
+    Raises
+    ------
+    ValidationError
+        With every problem found (file, row, column, what was expected).
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
+    fields, rules, id_column = _KINDS[kind]
+    source = source or f"{kind}.csv"
+    names = [field.name for field in fields]
+    required = [field.name for field in fields if field.required]
+    frame = frame.rename(columns=lambda c: str(c).strip())
+    missing = [name for name in required if name not in frame.columns]
+    if missing:
+        raise ValidationError(
+            [
+                Problem(
+                    name,
+                    "required column is missing; the header must name it exactly",
+                    source,
+                )
+                for name in missing
+            ]
+        )
+    extra_columns = [c for c in frame.columns if c not in names]
+    records: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    first_row_of: dict[str, int] = {}
+    for position, raw in enumerate(frame.to_dict("records")):
+        row = position + 2  # the header is row 1 in a spreadsheet
+        record, row_problems = _validate_record(raw, fields, rules, source, row)
+        problems.extend(row_problems)
+        if id_column and not row_problems:
+            key = record[id_column]
+            if key in first_row_of:
+                problems.append(
+                    Problem(
+                        id_column,
+                        f"duplicate {id_column} {key!r} (first on row {first_row_of[key]})",
+                        source,
+                        row,
+                    )
+                )
+            first_row_of.setdefault(key, row)
+        if extra_columns:
+            record["extra"] = {c: _as_text(raw.get(c)) for c in extra_columns}
+        records.append(record)
+    if problems:
+        raise ValidationError(problems)
+    columns = names + (["extra"] if extra_columns else [])
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def validate_therapists(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+    """Validate a roster; see :func:`validate_frame`."""
+    return validate_frame(frame, "therapists", source)
+
+
+def validate_intakes(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+    """Validate intakes; see :func:`validate_frame`."""
+    return validate_frame(frame, "intakes", source)
+
+
+def validate_outcomes(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+    """Validate outcomes; see :func:`validate_frame`."""
+    return validate_frame(frame, "outcomes", source)
+
+
+def parse_intake(intake: Mapping[str, Any], *, require_id: bool = False) -> dict[str, Any]:
+    """Validate one intake given as a mapping keyed by the ``intakes.csv`` column names.
+
+    Lists may be lists or ``;``-separated strings; blanks may be ``None``,
+    ``""`` or missing. Without ``require_id`` a missing ``client_id`` becomes
+    ``"anonymous"``. Unknown keys are ignored.
+
+    Raises
+    ------
+    ValidationError
+        Naming each bad field.
+    """
+    if not isinstance(intake, Mapping):
+        raise ValidationError([Problem("_", "expected an object of intake fields")])
+    raw = dict(intake)
+    if not require_id and not _as_text(raw.get("client_id")):
+        raw["client_id"] = "anonymous"
+    record, problems = _validate_record(raw, INTAKE_FIELDS, _intake_rules, None, None)
+    if problems:
+        raise ValidationError(problems)
+    return record
+
+
+# --- reading CSV files --------------------------------------------------------------------
+
+
+def read_csv(path: Path | str, kind: str) -> pd.DataFrame:
+    """Read and validate one contract CSV file (UTF-8, with or without BOM)."""
+    path = Path(path)
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValidationError([Problem("", f"cannot read the file: {error.strerror}", name)]) from None
+    return validate_frame(read_csv_bytes(data, name), kind, name)
+
+
+def read_csv_bytes(data: bytes, name: str) -> pd.DataFrame:
+    """Parse CSV bytes into a frame of strings, with clear errors for bad encodings."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            [
+                Problem(
+                    "",
+                    f"is not UTF-8 text (byte {error.start}); save it from your spreadsheet "
+                    "as 'CSV UTF-8'",
+                    name,
+                )
+            ]
+        ) from None
+    if "\x00" in text:
+        raise ValidationError([Problem("", "contains NUL bytes; is it really a CSV file?", name)])
+    if not text.strip():
+        raise ValidationError([Problem("", "is empty; expected a header row", name)])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (pd.errors.ParserError, csv.Error, ValueError) as error:
+        message = str(error).splitlines()[0] if str(error) else "could not be parsed"
+        raise ValidationError([Problem("", f"is not well-formed CSV: {message}", name)]) from None
+    return frame
+
+
+CONTRACT_FILES: dict[str, str] = {
+    "therapists": "therapists.csv",
+    "intakes": "intakes.csv",
+    "outcomes": "outcomes.csv",
+}
+
+
+def read_tables(paths: Mapping[str, Path | str]) -> dict[str, pd.DataFrame]:
+    """Read and validate several contract files, reporting every file's problems at once.
+
+    Parameters
+    ----------
+    paths : mapping of kind ("therapists", "intakes", "outcomes") to a CSV path
+
+    Raises
+    ------
+    ValidationError
+        With the problems of all files together; nothing is returned in part.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    for kind, path in paths.items():
+        try:
+            tables[kind] = read_csv(path, kind)
+        except ValidationError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ValidationError(problems)
+    return tables
+
+
+def read_directory(directory: Path | str) -> dict[str, pd.DataFrame]:
+    """Read whichever of therapists.csv, intakes.csv, outcomes.csv a folder holds."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ValidationError([Problem("", "is not a folder", str(directory))])
+    paths = {
+        kind: directory / name
+        for kind, name in CONTRACT_FILES.items()
+        if (directory / name).exists()
+    }
+    if not paths:
+        expected = ", ".join(CONTRACT_FILES.values())
+        raise ValidationError([Problem("", f"holds none of {expected}", str(directory))])
+    return read_tables(paths)

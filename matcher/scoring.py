@@ -1,0 +1,58 @@
+"""Scorers: anything that turns pair features into a score in [0, 1].
+
+Ranking talks to one interface, :class:`Scorer`. Until a model has been
+trained from outcomes, the :class:`PriorScorer` ranks: a hand-set logistic
+score over the pair features whose weights follow the evidence in the design
+notes (preference accommodation, concern fit, the client's own words).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from .features import FEATURE_NAMES, STYLE_FEATURES
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores (client, therapist) pairs."""
+
+    #: Shown to coordinators beside each suggestion: "prior" or a model version.
+    version: str
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        """(n,) float in [0, 1] for a frame with columns ``FEATURE_NAMES``."""
+        ...
+
+
+#: Logit weight per feature of the prior scorer. Style fit carries most
+#: weight (accommodating preferences lowers dropout); concern fit next;
+#: similarity of the client's hopes to the therapist's own words after that.
+PRIOR_WEIGHTS: dict[str, float] = {
+    **dict.fromkeys(STYLE_FEATURES, 1.2),
+    "hopes_approach": 3.0,
+    "story_specialties": 1.5,
+    "concern_semantic": 2.0,
+    "concern_coverage": 1.2,
+    "gender_preference": 0.6,
+    "faith_preference": 0.4,
+}
+PRIOR_INTERCEPT = -1.5
+
+
+class PriorScorer:
+    """A transparent logistic score with hand-set weights (see ``PRIOR_WEIGHTS``)."""
+
+    version = "prior"
+
+    def __init__(self, weights: dict[str, float] | None = None, intercept: float = PRIOR_INTERCEPT):
+        self.weights = dict(PRIOR_WEIGHTS if weights is None else weights)
+        self.intercept = intercept
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        w = np.array([self.weights.get(name, 0.0) for name in FEATURE_NAMES])
+        logit = features[list(FEATURE_NAMES)].to_numpy(dtype=float) @ w + self.intercept
+        return 1.0 / (1.0 + np.exp(-logit))

@@ -1,0 +1,413 @@
+"""Storage with SQLAlchemy: SQLite by default, PostgreSQL via ``DATABASE_URL``.
+
+Records are stored in their validated, normalised form (as JSON) beside the
+few columns queries need. Every write that takes several rows happens in one
+transaction: an import either lands whole or leaves the old state.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from .errors import NotFoundError, Problem, ValidationError
+from .vocab import INTAKE_COLUMNS, OUTCOME_COLUMNS, THERAPIST_COLUMNS
+
+DATABASE_URL_ENV = "DATABASE_URL"
+
+
+def default_database_url() -> str:
+    """``DATABASE_URL`` if set, else an SQLite file under ``./instance``."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        return url
+    path = Path("instance") / "matcher.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path.resolve()}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TherapistRow(Base):
+    __tablename__ = "therapists"
+    therapist_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    capacity: Mapped[int] = mapped_column(Integer)
+    record: Mapped[dict] = mapped_column(JSON)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class IntakeRow(Base):
+    __tablename__ = "intakes"
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record: Mapped[dict] = mapped_column(JSON)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    support_note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(20), default="import")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class OutcomeRow(Base):
+    __tablename__ = "outcomes"
+    __table_args__ = (UniqueConstraint("client_id", "therapist_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"))
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.therapist_id"))
+    record: Mapped[dict] = mapped_column(JSON)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class RankingRow(Base):
+    """What a client was shown: the full ranking payload, kept for the results page."""
+
+    __tablename__ = "rankings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"), index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    top_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class EmbeddingRow(Base):
+    __tablename__ = "embeddings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MetaRow(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    therapists: int = 0
+    intakes: int = 0
+    outcomes: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"imported {self.therapists} therapists, {self.intakes} intakes, "
+            f"{self.outcomes} outcomes"
+        )
+
+
+@dataclass(frozen=True)
+class StoredIntake:
+    client_id: str
+    record: dict[str, Any]
+    token: str | None
+    urgent: bool
+    support_note: str
+    created_at: datetime
+
+
+def _clean(value: Any) -> Any:
+    """Make a validated value JSON-safe (NaN -> None, numpy -> Python)."""
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    return value
+
+
+def _records(frame: pd.DataFrame, columns: Iterable[str]) -> list[tuple[dict, dict]]:
+    columns = list(columns)
+    has_extra = "extra" in frame.columns
+    out = []
+    for raw in frame.to_dict("records"):
+        record = {c: _clean(raw[c]) for c in columns}
+        out.append((record, _clean(raw["extra"]) if has_extra else {}))
+    return out
+
+
+class EmbeddingCache:
+    """A mapping view of the embeddings table, with bulk get and put."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        with Session(self.store.engine) as session:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                rows = session.execute(
+                    select(EmbeddingRow.key, EmbeddingRow.vector).where(EmbeddingRow.key.in_(chunk))
+                )
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32).copy()
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        if not items:
+            return
+        with Session(self.store.engine) as session, session.begin():
+            existing = set(
+                session.scalars(select(EmbeddingRow.key).where(EmbeddingRow.key.in_(list(items))))
+            )
+            session.add_all(
+                EmbeddingRow(key=k, vector=np.asarray(v, dtype=np.float32).tobytes())
+                for k, v in items.items()
+                if k not in existing
+            )
+
+    def __contains__(self, key: str) -> bool:
+        return bool(self.get_many([key]))
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        found = self.get_many([key])
+        if key not in found:
+            raise KeyError(key)
+        return found[key]
+
+    def update(self, items: dict[str, np.ndarray]) -> None:
+        self.put_many(items)
+
+
+class Store:
+    """The product's database. One instance per process; thread-safe via sessions."""
+
+    def __init__(self, url: str | None = None):
+        self.url = url or default_database_url()
+        self.engine = create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self.embeddings = EmbeddingCache(self)
+
+    # --- roster, intakes, outcomes ------------------------------------------------------
+
+    def import_tables(
+        self,
+        therapists: pd.DataFrame | None = None,
+        intakes: pd.DataFrame | None = None,
+        outcomes: pd.DataFrame | None = None,
+    ) -> ImportSummary:
+        """Insert or replace validated rows, all in one transaction.
+
+        Outcomes must name clients and therapists that exist, in the database
+        or in this same import; otherwise nothing is written.
+        """
+        with Session(self.engine) as session, session.begin():
+            if outcomes is not None and len(outcomes):
+                self._check_references(session, outcomes, therapists, intakes)
+            if therapists is not None:
+                for record, extra in _records(therapists, THERAPIST_COLUMNS):
+                    session.merge(
+                        TherapistRow(
+                            therapist_id=record["therapist_id"],
+                            name=record["name"],
+                            capacity=record["capacity"],
+                            record=record,
+                            extra=extra,
+                            updated_at=_now(),
+                        )
+                    )
+                if len(therapists):
+                    self._bump_roster_version(session)
+            if intakes is not None:
+                for record, extra in _records(intakes, INTAKE_COLUMNS):
+                    existing = session.get(IntakeRow, record["client_id"])
+                    if existing is None:
+                        session.add(IntakeRow(client_id=record["client_id"], record=record,
+                                              extra=extra))
+                    else:
+                        existing.record, existing.extra = record, extra
+            if outcomes is not None:
+                for record, extra in _records(outcomes, OUTCOME_COLUMNS):
+                    existing = session.scalar(
+                        select(OutcomeRow).where(
+                            OutcomeRow.client_id == record["client_id"],
+                            OutcomeRow.therapist_id == record["therapist_id"],
+                        )
+                    )
+                    if existing is None:
+                        session.add(OutcomeRow(client_id=record["client_id"],
+                                               therapist_id=record["therapist_id"],
+                                               record=record, extra=extra))
+                    else:
+                        existing.record, existing.extra = record, extra
+        return ImportSummary(
+            therapists=0 if therapists is None else len(therapists),
+            intakes=0 if intakes is None else len(intakes),
+            outcomes=0 if outcomes is None else len(outcomes),
+        )
+
+    def _check_references(self, session, outcomes, therapists, intakes) -> None:
+        known_therapists = set(session.scalars(select(TherapistRow.therapist_id)))
+        known_clients = set(session.scalars(select(IntakeRow.client_id)))
+        if therapists is not None:
+            known_therapists |= set(therapists["therapist_id"])
+        if intakes is not None:
+            known_clients |= set(intakes["client_id"])
+        problems = []
+        for position, (client, therapist) in enumerate(
+            zip(outcomes["client_id"], outcomes["therapist_id"], strict=True)
+        ):
+            if client not in known_clients:
+                problems.append(Problem("client_id", f"unknown client {client!r}; import its "
+                                        "intake first", "outcomes.csv", position + 2))
+            if therapist not in known_therapists:
+                problems.append(Problem("therapist_id", f"unknown therapist {therapist!r}; "
+                                        "import the roster first", "outcomes.csv", position + 2))
+        if problems:
+            raise ValidationError(problems)
+
+    def _bump_roster_version(self, session: Session) -> None:
+        row = session.get(MetaRow, "roster_version")
+        if row is None:
+            session.add(MetaRow(key="roster_version", value="1"))
+        else:
+            row.value = str(int(row.value) + 1)
+
+    def roster_version(self) -> int:
+        """Changes whenever the roster does; cheap to ask on every request."""
+        with Session(self.engine) as session:
+            row = session.get(MetaRow, "roster_version")
+            return int(row.value) if row else 0
+
+    def therapists(self) -> pd.DataFrame:
+        """The roster in validated form (see :func:`matcher.schema.validate_therapists`)."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(TherapistRow).order_by(TherapistRow.therapist_id))
+            records = [{**row.record, "capacity": row.capacity} for row in rows]
+        return pd.DataFrame.from_records(records, columns=list(THERAPIST_COLUMNS))
+
+    def intakes(self) -> pd.DataFrame:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(IntakeRow).order_by(IntakeRow.client_id))
+            records = [row.record for row in rows]
+        return pd.DataFrame.from_records(records, columns=list(INTAKE_COLUMNS))
+
+    def outcomes(self) -> pd.DataFrame:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(OutcomeRow).order_by(OutcomeRow.id))
+            records = [row.record for row in rows]
+        return pd.DataFrame.from_records(records, columns=list(OUTCOME_COLUMNS))
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return {
+                "therapists": session.scalar(select(func.count()).select_from(TherapistRow)),
+                "intakes": session.scalar(select(func.count()).select_from(IntakeRow)),
+                "outcomes": session.scalar(select(func.count()).select_from(OutcomeRow)),
+            }
+
+    def is_empty(self) -> bool:
+        return self.counts()["therapists"] == 0
+
+    # --- the client's own intake and results ----------------------------------------------
+
+    def add_intake(
+        self, record: dict[str, Any], *, urgent: bool = False, support_note: str = ""
+    ) -> StoredIntake:
+        """Store one intake from the web or API; returns it with its private token."""
+        record = _clean(dict(record))
+        record["client_id"] = f"web-{secrets.token_hex(6)}"
+        token = secrets.token_urlsafe(24)  # 192 bits
+        row = IntakeRow(
+            client_id=record["client_id"],
+            record=record,
+            extra={},
+            token=token,
+            urgent=urgent,
+            support_note=support_note,
+            source="web",
+        )
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+        return _stored(row)
+
+    def intake_by_token(self, token: str) -> StoredIntake:
+        """The intake behind a results link; ``NotFoundError`` for any other token."""
+        with Session(self.engine) as session:
+            row = session.scalar(select(IntakeRow).where(IntakeRow.token == token))
+            if row is None or not secrets.compare_digest(row.token or "", token):
+                raise NotFoundError("no intake has that link")
+            return _stored(row)
+
+    def save_ranking(self, client_id: str, payload: dict[str, Any]) -> None:
+        suggestions = payload.get("suggestions") or []
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                RankingRow(
+                    client_id=client_id,
+                    model_version=payload.get("model_version", ""),
+                    top_score=suggestions[0]["score"] if suggestions else None,
+                    payload=_clean(payload),
+                )
+            )
+
+    def latest_ranking(self, client_id: str) -> dict[str, Any] | None:
+        with Session(self.engine) as session:
+            row = session.scalar(
+                select(RankingRow)
+                .where(RankingRow.client_id == client_id)
+                .order_by(RankingRow.id.desc())
+                .limit(1)
+            )
+            return dict(row.payload) if row else None
+
+
+def _stored(row: IntakeRow) -> StoredIntake:
+    return StoredIntake(
+        client_id=row.client_id,
+        record=dict(row.record),
+        token=row.token,
+        urgent=row.urgent,
+        support_note=row.support_note,
+        created_at=row.created_at,
+    )
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

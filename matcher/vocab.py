@@ -1,0 +1,106 @@
+"""Column names and vocabularies of the data contract, defined once.
+
+Everything that reads or writes the three CSV files (therapists, intakes,
+outcomes) takes its names from here; ``docs/data-format.md`` documents them.
+"""
+
+from __future__ import annotations
+
+#: The four style axes, after the Cooper–Norcross Inventory of Preferences.
+#: Each is rated -3..+3; the sign meaning is documented in ``AXIS_POLES``.
+STYLE_AXES: tuple[str, ...] = ("directive", "intensity", "past_focus", "challenge")
+
+#: Plain-language meaning of each axis' poles: (negative pole, positive pole).
+AXIS_POLES: dict[str, tuple[str, str]] = {
+    "directive": ("the client leads", "the therapist leads and structures"),
+    "intensity": ("calm and contained", "works with strong emotion"),
+    "past_focus": ("here-and-now and future", "explores the past and its roots"),
+    "challenge": ("warm support and listening", "focused challenge and practical problem-solving"),
+}
+
+STYLE_MIN, STYLE_MAX = -3.0, 3.0
+
+#: Concern tags with a fixed meaning. Other tags are accepted and matched semantically.
+CONCERN_TAGS: tuple[str, ...] = (
+    "anxiety",
+    "depression",
+    "trauma",
+    "grief",
+    "relationships",
+    "family",
+    "work_stress",
+    "self_esteem",
+    "identity",
+    "substance_use",
+    "eating",
+    "ocd",
+    "adhd",
+    "anger",
+    "sleep",
+    "life_transition",
+    "chronic_illness",
+    "bipolar",
+)
+
+DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PARTS_OF_DAY: tuple[str, ...] = ("am", "pm", "eve")
+#: Availability slots, ``mon_am`` … ``sun_eve`` (7 days × morning/afternoon/evening).
+SLOTS: tuple[str, ...] = tuple(f"{day}_{part}" for day in DAYS for part in PARTS_OF_DAY)
+
+MODALITIES: tuple[str, ...] = ("telehealth", "in_person", "either")
+
+LIST_SEPARATOR = ";"
+TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
+FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
+
+THERAPIST_COLUMNS: tuple[str, ...] = (
+    "therapist_id",
+    "name",
+    "gender",
+    "languages",
+    "specialties",
+    "modalities",
+    "approach",
+    *STYLE_AXES,
+    "telehealth",
+    "in_person",
+    "city",
+    "availability",
+    "insurance",
+    "fee",
+    "sliding_scale",
+    "capacity",
+    "lgbtq_affirming",
+    "faith",
+)
+
+INTAKE_COLUMNS: tuple[str, ...] = (
+    "client_id",
+    "concerns",
+    "story",
+    "hopes",
+    *STYLE_AXES,
+    "language",
+    "modality",
+    "city",
+    "availability",
+    "insurance",
+    "max_fee",
+    "therapist_gender",
+    "gender_required",
+    "lgbtq_affirming_required",
+    "faith",
+)
+
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    "client_id",
+    "therapist_id",
+    "sessions",
+    "dropped_out",
+    "alliance",
+    "improvement",
+    "click",
+)
+
+#: Alliance scales scored 0..40 conventionally use 36 as the "good alliance" cut-off.
+ALLIANCE_MAX = 40.0

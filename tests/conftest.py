@@ -1,0 +1,62 @@
+"""Shared fixtures: a fake embedder, the hand-made CSV fixtures, a store, the web app."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher.schema import read_csv
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class FakeEmbedder:
+    """A deterministic bag-of-words embedder: texts sharing words have similar vectors.
+
+    Fast and offline, so most tests need not load the real model; one test
+    module (``test_embed_real.py``) checks the real one.
+    """
+
+    name = "fake-bow"
+    dimension = 64
+
+    def __init__(self):
+        self.calls = 0
+        self.texts_encoded = 0
+
+    def encode(self, texts):
+        self.calls += 1
+        self.texts_encoded += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z]+", text.lower()):
+                digest = hashlib.md5(word.encode()).digest()
+                out[i, digest[0] % self.dimension] += 1.0 if digest[1] % 2 else -1.0
+            norm = np.linalg.norm(out[i])
+            if norm > 0:
+                out[i] /= norm
+        return out
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def therapists_frame():
+    return read_csv(FIXTURES / "therapists.csv", "therapists")
+
+
+@pytest.fixture
+def database_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
