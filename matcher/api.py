@@ -11,7 +11,7 @@ import pandas as pd
 
 from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .errors import MatcherError
-from .features import ClientProfile, Roster, concerns_text
+from .features import ClientProfile, Roster, encode_clients
 from .rank import Ranking, rank_client
 from .registry import load_current
 from .schema import parse_intake, read_csv, validate_therapists
@@ -134,22 +134,9 @@ class Matcher:
         roster = self.roster
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
-        records = intakes.to_dict("records")
-        texts = [
-            text
-            for r in records
-            for text in (r["story"], r["hopes"], concerns_text(r["concerns"]))
-        ]
-        vectors = self.embedder.encode(texts).reshape(len(records), 3, -1)
-        return [
-            rank_client(
-                ClientProfile.from_embeddings(_clean_record(r), *vectors[i], self.styles),
-                roster,
-                self.scorer,
-                k,
-            )
-            for i, r in enumerate(records)
-        ]
+        records = [_clean_record(r) for r in intakes.to_dict("records")]
+        profiles = encode_clients(records, self.embedder, self.styles)
+        return [rank_client(profile, roster, self.scorer, k) for profile in profiles]
 
 
 def _clean_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,9 @@ def _import(args: argparse.Namespace) -> int:
             if path
         }
         if not paths:
-            raise MatcherError("give a folder, or at least one of --therapists/--intakes/--outcomes")
+            raise MatcherError(
+                "give a folder, or at least one of --therapists/--intakes/--outcomes"
+            )
         tables = read_tables(paths)
     summary = Store(args.database_url).import_tables(**tables)
     print(summary)
@@ -105,11 +107,13 @@ def _seed_demo(args: argparse.Namespace) -> int:
         print(f"the database already holds data ({store.counts()}); not seeding")
         return 0
     world = simulate_world(args.therapists, args.clients, seed=args.seed)
-    print(store.import_tables(
-        therapists=_validated(world.therapists, "therapists"),
-        intakes=_validated(world.intakes, "intakes"),
-        outcomes=_validated(world.outcomes, "outcomes"),
-    ))
+    print(
+        store.import_tables(
+            therapists=_validated(world.therapists, "therapists"),
+            intakes=_validated(world.intakes, "intakes"),
+            outcomes=_validated(world.outcomes, "outcomes"),
+        )
+    )
     return 0
 
 

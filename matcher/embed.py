@@ -74,8 +74,9 @@ class SentenceTransformerEmbedder:
                 raise MatcherError(
                     f"cannot load the embedding model from {self.model_path!r}: {error}"
                 ) from error
-            dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-                self._model, "get_sentence_embedding_dimension"
+            dimension = (
+                getattr(self._model, "get_embedding_dimension", None)
+                or self._model.get_sentence_embedding_dimension
             )
             self.dimension = int(dimension())
         return self._model
@@ -95,8 +96,12 @@ class SentenceTransformerEmbedder:
         ).astype(np.float32, copy=False)
         if len(texts) >= 256:
             elapsed = time.perf_counter() - started
-            log.info("encoded %d texts in %.1f s (%.0f texts/s)", len(texts), elapsed,
-                     len(texts) / max(elapsed, 1e-9))
+            log.info(
+                "encoded %d texts in %.1f s (%.0f texts/s)",
+                len(texts),
+                elapsed,
+                len(texts) / max(elapsed, 1e-9),
+            )
         blank = np.array([not t.strip() for t in texts])
         vectors[blank] = 0.0
         return vectors

@@ -33,7 +33,8 @@ class Problem:
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.field:
-            where.append(f"column '{self.field}'" if self.row is not None else f"'{self.field}'")
+            in_file = self.source is not None or self.row is not None
+            where.append(f"column '{self.field}'" if in_file else f"'{self.field}'")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 

@@ -30,6 +30,8 @@ REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "concerns": ("concern_coverage", "concern_semantic", "story_specialties"),
     "gender": ("gender_preference",),
     "faith": ("faith_preference",),
+    "track_record": ("effectiveness",),
+    "alliance_history": ("alliance_history",),
 }
 
 # What the client asked for, per axis and sign of the preference (-1, 0, +1) ...
@@ -101,9 +103,7 @@ def _bucket(value: float, threshold: float = 1.0) -> int:
     return 1 if value >= threshold else -1 if value <= -threshold else 0
 
 
-def group_effects(
-    scorer: Scorer, features: pd.DataFrame, baseline: pd.Series
-) -> pd.DataFrame:
+def group_effects(scorer: Scorer, features: pd.DataFrame, baseline: pd.Series) -> pd.DataFrame:
     """How much each reason group raised each row's score.
 
     Parameters
@@ -163,7 +163,9 @@ def _driver_sentence(
             return None
         want = _WANTS[axis][_bucket(float(client.preference[a]), 0.5)]
         does = _DOES[axis][_bucket(float(style[a]))]
-        lead = "You asked for" if client.source[a] == "stated" else "From what you wrote, you'd like"
+        lead = (
+            "You asked for" if client.source[a] == "stated" else "From what you wrote, you'd like"
+        )
         return f"{lead} {want}; {name} {does}."
     if group == "hopes":
         return f"How {name} describes their work is close to what you hope for in a therapist."
@@ -177,6 +179,11 @@ def _driver_sentence(
         return None
     if group == "gender" and record["therapist_gender"]:
         return f"{name} is a {record['therapist_gender']} therapist, as you preferred."
+    if group == "track_record" and record["concerns"]:
+        concerns = _join(record["concerns"][:2])
+        return f"Clients who came with {concerns} have improved more than usual with {name}."
+    if group == "alliance_history":
+        return f"{name}'s clients usually feel the relationship works well early on."
     if group == "faith" and record["faith"]:
         return f"{name} shares your faith background ({record['faith']})."
     return None
@@ -190,9 +197,9 @@ def _practical_sentences(record: dict[str, Any], therapist: dict[str, Any]) -> l
     if shared:
         times = ", ".join(slot_label(s) for s in shared[:3])
         sentences.append(f"Free at {len(shared)} of the times you gave ({times}).")
-    if record["modality"] != "telehealth" and therapist["in_person"] and therapist["city"]:
-        if therapist["city"].casefold() == record["city"].casefold():
-            sentences.append(f"Sees clients in person in {therapist['city']}.")
+    same_city = therapist["city"].casefold() == record["city"].casefold()
+    if record["modality"] != "telehealth" and therapist["in_person"] and same_city:
+        sentences.append(f"Sees clients in person in {therapist['city']}.")
     if record["modality"] != "in_person" and therapist["telehealth"]:
         sentences.append("Offers sessions by video (telehealth).")
     sentences.append(f"Works in {record['language'].title()}.")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .embed import Embedder
-from .style import StyleInferrer, resolve_style
+from .style import StyleInferrer, resolve_style, split_sentences
 from .vocab import CONCERN_TAGS, SLOTS, STYLE_AXES
 
 #: A preference inferred from free text counts for at most this much of a stated one.
@@ -27,7 +27,9 @@ INFERRED_MIN_POINTS = 0.75
 STATED_MIN_STRENGTH = 1.0 / 3.0
 
 STYLE_FEATURES = tuple(f"style_fit_{axis}" for axis in STYLE_AXES)
-FEATURE_NAMES: tuple[str, ...] = (
+#: The features the click model sees. Identity preferences enter only as the
+#: client's own stated wish (a match or not), never identity by itself.
+CLICK_FEATURES: tuple[str, ...] = (
     *STYLE_FEATURES,
     "hopes_approach",
     "story_specialties",
@@ -35,7 +37,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     "concern_coverage",
     "gender_preference",
     "faith_preference",
+    "alliance_history",
 )
+#: Every column of a pair-feature frame: the click features plus the therapist's
+#: shrunken track record on the client's concerns (0 without a trained model).
+FEATURE_NAMES: tuple[str, ...] = (*CLICK_FEATURES, "effectiveness")
+
+
+class TrackRecordLike(Protocol):
+    """What pair features need of a fitted :class:`matcher.model.TrackRecord`."""
+
+    def expected(self, therapist_ids: Any, concerns: list[str]) -> np.ndarray: ...
+
+    def expected_for_pairs(self, therapist_ids: Any, concerns: list[list[str]]) -> np.ndarray: ...
+
+    def alliance(self, therapist_ids: Any) -> np.ndarray: ...
 
 
 def specialties_text(specialties: list[str], modalities: list[str]) -> str:
@@ -127,9 +143,7 @@ class Roster:
         return len(self.ids)
 
     @classmethod
-    def build(
-        cls, therapists: pd.DataFrame, embedder: Embedder, styles: StyleInferrer
-    ) -> Roster:
+    def build(cls, therapists: pd.DataFrame, embedder: Embedder, styles: StyleInferrer) -> Roster:
         """Arrays for a validated roster (see :func:`matcher.schema.validate_therapists`).
 
         Texts are encoded in two batches; pass a :class:`~matcher.embed.CachedEmbedder`
@@ -141,7 +155,11 @@ class Roster:
             [specialties_text(s, m) for s, m in zip(t["specialties"], t["modalities"], strict=True)]
         )
         ratings = t[list(STYLE_AXES)].to_numpy(dtype=float, na_value=np.nan)
-        style, given = resolve_style(ratings, styles.infer(approach))
+        inferred = np.zeros_like(ratings, dtype=np.float32)
+        unrated = np.flatnonzero(np.isnan(ratings).any(axis=1))  # infer only where needed
+        if len(unrated):
+            inferred[unrated] = styles.infer_texts(t["approach"].iloc[unrated].tolist())
+        style, given = resolve_style(ratings, inferred)
         tags = _Index([*CONCERN_TAGS, *(tag for row in t["specialties"] for tag in row)])
         languages = _Index([lang for row in t["languages"] for lang in row])
         cities = _Index(t["city"].tolist())
@@ -200,27 +218,40 @@ class ClientProfile:
     def build(
         cls, record: dict[str, Any], embedder: Embedder, styles: StyleInferrer
     ) -> ClientProfile:
-        """Encode the client's texts in one batch and resolve their preferences."""
-        story, hopes, concerns = embedder.encode(
-            [record["story"], record["hopes"], concerns_text(record["concerns"])]
-        )
-        return cls.from_embeddings(record, story, hopes, concerns, styles)
+        """Encode one client's texts in one batch and resolve their preferences."""
+        return encode_clients([record], embedder, styles)[0]
 
-    @classmethod
-    def from_embeddings(
-        cls,
-        record: dict[str, Any],
-        story: np.ndarray,
-        hopes: np.ndarray,
-        concerns: np.ndarray,
-        styles: StyleInferrer,
-    ) -> ClientProfile:
+
+def encode_clients(
+    records: list[dict[str, Any]], embedder: Embedder, styles: StyleInferrer
+) -> list[ClientProfile]:
+    """Profiles for validated intake records, with every text encoded in one batch.
+
+    Per client the batch holds the story, the hopes, the concern tags as text,
+    and the sentences of the hopes (for inferring unstated preferences).
+    """
+    sentences = [split_sentences(r["hopes"]) for r in records]
+    texts: list[str] = []
+    for record, group in zip(records, sentences, strict=True):
+        texts += [record["story"], record["hopes"], concerns_text(record["concerns"]), *group]
+    vectors = embedder.encode(texts)
+    sizes = np.array([3 + len(group) for group in sentences])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    hope_rows = np.concatenate(
+        [np.arange(start + 3, start + size) for start, size in zip(starts, sizes, strict=True)]
+        or [np.zeros(0, dtype=int)]
+    ).astype(int)
+    owner = np.repeat(np.arange(len(records)), sizes - 3)
+    inferred = styles.infer_sentences(vectors[hope_rows], owner, len(records))
+    profiles = []
+    for i, record in enumerate(records):
         stated = np.array(
             [np.nan if record[a] is None else record[a] for a in STYLE_AXES], dtype=float
         )
-        inferred = styles.infer(hopes[None, :])[0] if record["hopes"] else np.zeros(4)
-        preference, strength, source = preferences(stated, inferred)
-        return cls(record, story, hopes, concerns, preference, strength, source)
+        preference, strength, source = preferences(stated, inferred[i])
+        story, hopes, concerns = vectors[starts[i] : starts[i] + 3]
+        profiles.append(ClientProfile(record, story, hopes, concerns, preference, strength, source))
+    return profiles
 
 
 def preferences(
@@ -250,49 +281,127 @@ def preferences(
     return preference, strength, tuple(source)
 
 
+@dataclass(frozen=True)
+class ClientSide:
+    """Client arrays coded against one roster, for one client or one per pair.
+
+    Each array has either no leading axis (one client, broadcast over all
+    candidates) or a leading axis of length P (one client per pair).
+    """
+
+    story: np.ndarray  # (d,) | (P, d)
+    hopes: np.ndarray
+    concerns: np.ndarray
+    preference: np.ndarray  # (4,) | (P, 4)
+    strength: np.ndarray
+    concern_tags: np.ndarray  # (n_tags,) | (P, n_tags) bool, the client's known tags
+    n_concerns: np.ndarray  # () | (P,) how many tags the client gave
+    gender: np.ndarray  # () | (P,) int: wanted gender's code, -1 unknown, -2 none
+    faith: np.ndarray  # () | (P,) int: faith code, -1 unknown or none
+
+
+def client_side(clients: list[ClientProfile], roster: Roster) -> ClientSide:
+    """Stack profiles into arrays coded against ``roster`` (one row per profile)."""
+    records = [c.record for c in clients]
+    return ClientSide(
+        story=np.stack([c.story_embedding for c in clients]),
+        hopes=np.stack([c.hopes_embedding for c in clients]),
+        concerns=np.stack([c.concerns_embedding for c in clients]),
+        preference=np.stack([c.preference for c in clients]),
+        strength=np.stack([c.strength for c in clients]),
+        concern_tags=roster.tags.multi_hot([r["concerns"] for r in records]),
+        n_concerns=np.array([len(r["concerns"]) for r in records]),
+        gender=np.array(
+            [
+                roster.genders.code(r["therapist_gender"]) if r["therapist_gender"] else -2
+                for r in records
+            ]
+        ),
+        faith=roster.faiths.codes([r["faith"] for r in records]),
+    )
+
+
+def _single(side: ClientSide) -> ClientSide:
+    """Drop the leading axis of a one-client side so it broadcasts."""
+    return ClientSide(**{name: value[0] for name, value in vars(side).items()})
+
+
+def _take(side: ClientSide, index: np.ndarray) -> ClientSide:
+    return ClientSide(**{name: value[index] for name, value in vars(side).items()})
+
+
 def pair_features(
-    client: ClientProfile, roster: Roster, rows: np.ndarray | None = None
+    client: ClientProfile,
+    roster: Roster,
+    rows: np.ndarray | None = None,
+    track_record: TrackRecordLike | None = None,
 ) -> pd.DataFrame:
-    """Features of (client, therapist) pairs for the given roster rows.
+    """Features of one client against the given roster rows (default: all).
 
     Returns
     -------
     DataFrame (len(rows), len(FEATURE_NAMES)) float32, columns ``FEATURE_NAMES``:
     ``style_fit_*`` in [-1, 1] (strength × (1 - gap/3)); cosine similarities in
-    [-1, 1]; ``concern_coverage`` in [0, 1]; preference matches in {-1, 0, 1}.
+    [-1, 1]; ``concern_coverage`` in [0, 1]; preference matches in {-1, 0, 1};
+    ``effectiveness`` in outcome points (0 without a track record).
     """
     rows = np.arange(len(roster)) if rows is None else np.asarray(rows)
-    record = client.record
-    gap = np.abs(roster.style[rows] - client.preference[None, :])
-    style_fit = client.strength[None, :] * (1.0 - gap / 3.0)
-    columns: dict[str, np.ndarray] = {name: style_fit[:, a] for a, name in enumerate(STYLE_FEATURES)}
-    columns["hopes_approach"] = roster.approach_embedding[rows] @ client.hopes_embedding
-    columns["story_specialties"] = roster.specialties_embedding[rows] @ client.story_embedding
-    columns["concern_semantic"] = roster.specialties_embedding[rows] @ client.concerns_embedding
-    columns["concern_coverage"] = _coverage(record["concerns"], roster, rows)
-    columns["gender_preference"] = _preference_match(
-        record["therapist_gender"], roster.genders, roster.gender[rows]
+    features = _features(_single(client_side([client], roster)), roster, rows)
+    if track_record is not None:
+        effect = track_record.expected(roster.ids[rows], client.record["concerns"])
+        features["effectiveness"] = effect.astype(np.float32)
+        features["alliance_history"] = track_record.alliance(roster.ids[rows]).astype(np.float32)
+    return features
+
+
+def pair_features_for_pairs(
+    clients: list[ClientProfile],
+    client_index: np.ndarray,
+    roster: Roster,
+    rows: np.ndarray,
+    track_record: TrackRecordLike | None = None,
+) -> pd.DataFrame:
+    """Features of many (client, therapist) pairs at once, for training and evaluation.
+
+    Pair ``p`` is ``clients[client_index[p]]`` with roster row ``rows[p]``; the
+    formulas are those of :func:`pair_features`.
+    """
+    client_index, rows = np.asarray(client_index), np.asarray(rows)
+    features = _features(_take(client_side(clients, roster), client_index), roster, rows)
+    if track_record is not None:
+        concerns = [clients[i].record["concerns"] for i in client_index]
+        effect = track_record.expected_for_pairs(roster.ids[rows], concerns)
+        features["effectiveness"] = effect.astype(np.float32)
+        features["alliance_history"] = track_record.alliance(roster.ids[rows]).astype(np.float32)
+    return features
+
+
+def _rowdot(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    if vectors.ndim == 1:
+        return matrix @ vectors
+    return np.einsum("pd,pd->p", matrix, vectors)
+
+
+def _features(side: ClientSide, roster: Roster, rows: np.ndarray) -> pd.DataFrame:
+    gap = np.abs(roster.style[rows] - side.preference)
+    style_fit = side.strength * (1.0 - gap / 3.0)
+    columns: dict[str, np.ndarray] = {
+        name: style_fit[:, a] for a, name in enumerate(STYLE_FEATURES)
+    }
+    columns["hopes_approach"] = _rowdot(roster.approach_embedding[rows], side.hopes)
+    columns["story_specialties"] = _rowdot(roster.specialties_embedding[rows], side.story)
+    columns["concern_semantic"] = _rowdot(roster.specialties_embedding[rows], side.concerns)
+    covered = (roster.specialties[rows] & side.concern_tags).sum(axis=1)
+    columns["concern_coverage"] = covered / np.maximum(side.n_concerns, 1)
+    therapist_gender = roster.gender[rows]
+    columns["gender_preference"] = np.where(
+        side.gender == -2,
+        0.0,
+        np.where((therapist_gender == side.gender) & (side.gender >= 0), 1.0, -1.0),
     )
-    faith = roster.faiths.code(record["faith"])
-    columns["faith_preference"] = (
-        (roster.faith[rows] == faith).astype(np.float32) if faith >= 0 else np.zeros(len(rows))
-    )
+    columns["faith_preference"] = (side.faith >= 0) & (roster.faith[rows] == side.faith)
+    columns["alliance_history"] = np.zeros(len(rows))  # filled from a track record, if any
+    columns["effectiveness"] = np.zeros(len(rows))
     return pd.DataFrame(
         {name: np.asarray(columns[name], dtype=np.float32) for name in FEATURE_NAMES}
     )
-
-
-def _coverage(concerns: list[str], roster: Roster, rows: np.ndarray) -> np.ndarray:
-    if not concerns:
-        return np.zeros(len(rows), dtype=np.float32)
-    codes = roster.tags.codes(concerns)
-    known = codes[codes >= 0]
-    covered = roster.specialties[np.ix_(rows, known)].sum(axis=1) if len(known) else 0
-    return np.asarray(covered, dtype=np.float32) / len(concerns) * np.ones(len(rows))
-
-
-def _preference_match(wanted: str, index: _Index, codes: np.ndarray) -> np.ndarray:
-    if not wanted:
-        return np.zeros(len(codes), dtype=np.float32)
-    code = index.code(wanted)
-    return np.where(codes == code, 1.0, -1.0).astype(np.float32)

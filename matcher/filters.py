@@ -62,7 +62,8 @@ def constraint_masks(record: dict[str, Any], roster: Roster) -> dict[str, np.nda
 
     gender = everyone
     if record["gender_required"]:
-        gender = roster.gender == roster.genders.code(record["therapist_gender"])
+        wanted = roster.genders.code(record["therapist_gender"])
+        gender = roster.gender == wanted if wanted >= 0 else ~everyone
 
     lgbtq = roster.lgbtq_affirming if record["lgbtq_affirming_required"] else everyone
 

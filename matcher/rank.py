@@ -160,6 +160,11 @@ def rank_client(client: ClientProfile, roster: Roster, scorer: Scorer, k: int = 
     )
 
 
+def _track_record(scorer: Scorer):
+    """The scorer's track record, for scorers that have one (learned models)."""
+    return getattr(scorer, "track_record", None)
+
+
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest scores, best first; ties keep roster order."""
     if len(scores) > 4 * k:
@@ -175,12 +180,10 @@ def _suggest(
 ) -> tuple[Suggestion, ...]:
     if len(rows) == 0:
         return ()
-    features = pair_features(client, roster, rows)
+    features = pair_features(client, roster, rows, _track_record(scorer))
     scores = np.clip(scorer.score(features), 0.0, 1.0)
     best = _top(scores, k)
-    reasons = explain_rows(
-        client, roster, scorer, rows[best], features.iloc[best], features.mean()
-    )
+    reasons = explain_rows(client, roster, scorer, rows[best], features.iloc[best], features.mean())
     return tuple(
         Suggestion(
             rank=position + 1,
@@ -204,7 +207,8 @@ def _near_misses(
     rows = np.flatnonzero(close)
     if len(rows) == 0:
         return ()
-    scores = np.clip(scorer.score(pair_features(client, roster, rows)), 0.0, 1.0)
+    features = pair_features(client, roster, rows, _track_record(scorer))
+    scores = np.clip(scorer.score(features), 0.0, 1.0)
     order = np.lexsort((-scores, count[rows]))[:MAX_NEAR_MISSES]  # fewest misses, then best
     result = []
     for i in order:

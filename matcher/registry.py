@@ -84,8 +84,9 @@ def save_version(model_dir: Path | str, version: str, scorer: Any, card: dict[st
     folder = model_dir / version
     if folder.exists():
         raise ModelArtifactError(f"model version {version!r} already exists in {model_dir}")
-    staging = Path(tempfile.mkdtemp(dir=model_dir if model_dir.exists() else None,
-                                    prefix=f".{version}-"))
+    staging = Path(
+        tempfile.mkdtemp(dir=model_dir if model_dir.exists() else None, prefix=f".{version}-")
+    )
     joblib.dump(scorer, staging / ARTIFACT_FILE)
     card = {**card, "version": version, "sha256": sha256_of(staging / ARTIFACT_FILE)}
     (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))

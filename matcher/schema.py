@@ -131,7 +131,10 @@ def _parse_number(text: str, low: float | None = None, high: float | None = None
 
 
 def _parse_count(text: str) -> int:
-    number = _parse_number(text, low=0)
+    try:
+        number = _parse_number(text, low=0)
+    except _Bad:
+        number = math.nan
     if not number.is_integer():
         raise _Bad(f"expected a whole number of at least 0, got {text[:40]!r}")
     return int(number)
@@ -394,7 +397,9 @@ def read_csv(path: Path | str, kind: str) -> pd.DataFrame:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise ValidationError([Problem("", f"cannot read the file: {error.strerror}", name)]) from None
+        raise ValidationError(
+            [Problem("", f"cannot read the file: {error.strerror}", name)]
+        ) from None
     return validate_frame(read_csv_bytes(data, name), kind, name)
 
 

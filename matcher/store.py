@@ -254,8 +254,9 @@ class Store:
                 for record, extra in _records(intakes, INTAKE_COLUMNS):
                     existing = session.get(IntakeRow, record["client_id"])
                     if existing is None:
-                        session.add(IntakeRow(client_id=record["client_id"], record=record,
-                                              extra=extra))
+                        session.add(
+                            IntakeRow(client_id=record["client_id"], record=record, extra=extra)
+                        )
                     else:
                         existing.record, existing.extra = record, extra
             if outcomes is not None:
@@ -267,9 +268,14 @@ class Store:
                         )
                     )
                     if existing is None:
-                        session.add(OutcomeRow(client_id=record["client_id"],
-                                               therapist_id=record["therapist_id"],
-                                               record=record, extra=extra))
+                        session.add(
+                            OutcomeRow(
+                                client_id=record["client_id"],
+                                therapist_id=record["therapist_id"],
+                                record=record,
+                                extra=extra,
+                            )
+                        )
                     else:
                         existing.record, existing.extra = record, extra
         return ImportSummary(
@@ -290,11 +296,23 @@ class Store:
             zip(outcomes["client_id"], outcomes["therapist_id"], strict=True)
         ):
             if client not in known_clients:
-                problems.append(Problem("client_id", f"unknown client {client!r}; import its "
-                                        "intake first", "outcomes.csv", position + 2))
+                problems.append(
+                    Problem(
+                        "client_id",
+                        f"unknown client {client!r}; import its intake first",
+                        "outcomes.csv",
+                        position + 2,
+                    )
+                )
             if therapist not in known_therapists:
-                problems.append(Problem("therapist_id", f"unknown therapist {therapist!r}; "
-                                        "import the roster first", "outcomes.csv", position + 2))
+                problems.append(
+                    Problem(
+                        "therapist_id",
+                        f"unknown therapist {therapist!r}; import the roster first",
+                        "outcomes.csv",
+                        position + 2,
+                    )
+                )
         if problems:
             raise ValidationError(problems)
 

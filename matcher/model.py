@@ -1,0 +1,288 @@
+"""The learned scorer: P(click) from pair features, plus the therapist's track record.
+
+Two signals are kept apart (see docs/model.md):
+
+1. :class:`ClickModel`, a calibrated classifier of a good early relationship;
+2. :class:`TrackRecord`, each therapist's improvement on each concern, shrunk
+   toward the mean by empirical Bayes so a handful of cases cannot make a
+   therapist look best or worst.
+
+:class:`LearnedScorer` combines them with a documented weight and satisfies
+the :class:`~matcher.scoring.Scorer` interface, so ranking does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from .features import CLICK_FEATURES
+
+#: Below this many labelled pairs, isotonic calibration overfits; sigmoid is used.
+ISOTONIC_MIN_ROWS = 5000
+#: Default share of the final score taken by the track record (the rest is P(click)).
+TRACK_RECORD_WEIGHT = 0.3
+#: Improvement (in outcome-measure points) that maps to a track-record score of ~0.88.
+RELIABLE_CHANGE = 5.0
+
+
+def logistic_candidate(C: float = 1.0) -> Pipeline:
+    """A regularised logistic regression on standardised features."""
+    return Pipeline(
+        [("scale", StandardScaler()), ("classifier", LogisticRegression(C=C, max_iter=1000))]
+    )
+
+
+def boosted_candidate(random_state: int = 0) -> Pipeline:
+    """A small gradient-boosted tree model; captures interactions the linear one cannot."""
+    return Pipeline(
+        [
+            (
+                "classifier",
+                HistGradientBoostingClassifier(
+                    max_iter=150,
+                    learning_rate=0.05,
+                    max_leaf_nodes=15,
+                    l2_regularization=1.0,
+                    random_state=random_state,
+                ),
+            )
+        ]
+    )
+
+
+class ClickModel(ClassifierMixin, BaseEstimator):
+    """Calibrated P(click | pair features).
+
+    Parameters
+    ----------
+    estimator : Pipeline, optional
+        Template whose last step is named ``classifier``; cloned in ``fit``.
+        Defaults to :func:`logistic_candidate`.
+    calibration : {"auto", "sigmoid", "isotonic"}
+        "auto" picks sigmoid below ``ISOTONIC_MIN_ROWS`` rows, isotonic above.
+    n_splits : int
+        Folds (grouped by client) for the out-of-fold scores the calibrator learns from.
+    """
+
+    def __init__(self, estimator=None, calibration: str = "auto", n_splits: int = 3):
+        self.estimator = estimator
+        self.calibration = calibration
+        self.n_splits = n_splits
+
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None) -> ClickModel:
+        """Fit on all rows; calibrate on out-of-fold scores from client-grouped folds."""
+        if self.calibration not in {"auto", "sigmoid", "isotonic"}:
+            raise ValueError(
+                f"calibration must be 'auto', 'sigmoid' or 'isotonic', got {self.calibration!r}"
+            )
+        X = _feature_frame(X)
+        y = np.asarray(y, dtype=int)
+        if len(np.unique(y)) < 2:
+            raise ValueError("y must contain both clicks (1) and non-clicks (0)")
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        template = self.estimator if self.estimator is not None else logistic_candidate()
+        n_splits = min(self.n_splits, len(np.unique(groups)))
+        if n_splits < 2:
+            raise ValueError(f"need at least 2 clients to calibrate, got {n_splits}")
+        out_of_fold = np.zeros(len(y))
+        for train, test in GroupKFold(n_splits).split(X, y, groups):
+            model = _fit(clone(template), X.iloc[train], y[train], weight[train])
+            out_of_fold[test] = model.predict_proba(X.iloc[test])[:, 1]
+        self.calibration_method_ = self.calibration
+        if self.calibration == "auto":
+            self.calibration_method_ = "isotonic" if len(y) >= ISOTONIC_MIN_ROWS else "sigmoid"
+        self.calibrator_ = _fit_calibrator(self.calibration_method_, out_of_fold, y, weight)
+        self.model_ = _fit(clone(template), X, y, weight)
+        self.classes_ = np.array([0, 1])
+        self.feature_names_in_ = np.array(CLICK_FEATURES, dtype=object)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, 2) calibrated probabilities of no-click and click."""
+        check_is_fitted(self, "model_")
+        raw = self.model_.predict_proba(_feature_frame(X))[:, 1]
+        click = _apply_calibrator(self.calibrator_, raw)
+        return np.column_stack([1.0 - click, click])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _feature_frame(X: pd.DataFrame) -> pd.DataFrame:
+    missing = [name for name in CLICK_FEATURES if name not in X.columns]
+    if missing:
+        raise ValueError(f"X is missing feature columns: {', '.join(missing)}")
+    return X[list(CLICK_FEATURES)]
+
+
+def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray) -> Pipeline:
+    last = pipeline.steps[-1][0]
+    return pipeline.fit(X, y, **{f"{last}__sample_weight": weight})
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _fit_calibrator(method: str, scores: np.ndarray, y: np.ndarray, weight: np.ndarray):
+    if method == "isotonic":
+        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
+            scores, y, sample_weight=weight
+        )
+    return LogisticRegression(C=1e6).fit(_logit(scores)[:, None], y, sample_weight=weight)
+
+
+def _apply_calibrator(calibrator, scores: np.ndarray) -> np.ndarray:
+    if isinstance(calibrator, IsotonicRegression):
+        return calibrator.predict(scores)
+    return calibrator.predict_proba(_logit(scores)[:, None])[:, 1]
+
+
+class TrackRecord(BaseEstimator):
+    """What each therapist's past clients say, shrunk toward the mean.
+
+    Two tables, both by empirical Bayes (method of moments), so a therapist
+    with a handful of cases cannot look best or worst:
+
+    - ``effects_``: improvement per (therapist, concern). With n cases and mean
+      residual m (improvement minus that concern's mean), the estimate is
+      ``m * n / (n + k)``, ``k = sigma² / tau²`` (within-cell noise over the
+      variance of true effects).
+    - ``alliance_``: the therapist's early-alliance record, the log-odds of
+      their click rate over the overall rate, after beta-binomial shrinkage
+      ``(clicks + k·rate) / (n + k)``.
+
+    Therapists or concerns never seen get 0 (the average): the cold start.
+    """
+
+    def fit(
+        self,
+        therapist_ids: Sequence[str],
+        concerns: Sequence[Sequence[str]],
+        improvement: Sequence[float],
+        clicked: Sequence[int] | None = None,
+    ) -> TrackRecord:
+        self._fit_improvement(therapist_ids, concerns, improvement)
+        self._fit_alliance(therapist_ids, clicked)
+        return self
+
+    def _fit_improvement(self, therapist_ids, concerns, improvement) -> None:
+        cases = pd.DataFrame(
+            {
+                "therapist_id": list(therapist_ids),
+                "concern": list(concerns),
+                "improvement": np.asarray(improvement, dtype=float),
+            }
+        ).explode("concern")
+        cases = cases.dropna(subset=["concern", "improvement"])
+        self.effects_ = pd.Series(dtype=float)
+        self.shrinkage_ = float("inf")
+        if cases.empty:
+            return
+        by_concern = cases.groupby("concern")["improvement"].transform("mean")
+        cases["residual"] = cases["improvement"] - by_concern
+        cells = cases.groupby(["therapist_id", "concern"])["residual"].agg(["mean", "count"])
+        noise = float(cases["residual"].var(ddof=1)) if len(cases) > 1 else 1.0
+        spread = float(cells["mean"].var(ddof=1)) if len(cells) > 1 else 0.0
+        effect_variance = max(spread - float(np.mean(noise / cells["count"])), 1e-6)
+        self.shrinkage_ = noise / effect_variance
+        self.effects_ = cells["mean"] * cells["count"] / (cells["count"] + self.shrinkage_)
+
+    def _fit_alliance(self, therapist_ids, clicked) -> None:
+        self.alliance_ = pd.Series(dtype=float)
+        self.alliance_shrinkage_ = float("inf")
+        if clicked is None or not len(clicked):
+            return
+        cases = pd.DataFrame({"therapist_id": list(therapist_ids), "click": np.asarray(clicked)})
+        rate = float(np.clip(cases["click"].mean(), 0.01, 0.99))
+        per = cases.groupby("therapist_id")["click"].agg(["sum", "count"])
+        observed = per["sum"] / per["count"]
+        binomial_noise = float(np.mean(rate * (1 - rate) / per["count"]))
+        true_variance = (
+            max(float(observed.var(ddof=1)) - binomial_noise, 1e-6) if len(per) > 1 else 1e-6
+        )
+        self.alliance_shrinkage_ = float(np.clip(rate * (1 - rate) / true_variance - 1, 1, 1e4))
+        shrunk = (per["sum"] + self.alliance_shrinkage_ * rate) / (
+            per["count"] + self.alliance_shrinkage_
+        )
+        self.alliance_ = np.log(shrunk / (1 - shrunk)) - np.log(rate / (1 - rate))
+
+    def alliance(self, therapist_ids: Sequence[str]) -> np.ndarray:
+        """Each therapist's shrunken early-alliance log-odds over the average (n,)."""
+        check_is_fitted(self, "alliance_")
+        return self.alliance_.reindex(pd.Index(therapist_ids)).fillna(0.0).to_numpy(float)
+
+    def expected(self, therapist_ids: Sequence[str], concerns: Sequence[str]) -> np.ndarray:
+        """Mean shrunken improvement over one client's ``concerns``, per therapist (n,)."""
+        check_is_fitted(self, "effects_")
+        ids = pd.Index(therapist_ids)
+        if not len(concerns) or self.effects_.empty:
+            return np.zeros(len(ids))
+        table = self.effects_.unstack("concern")
+        known = [c for c in concerns if c in table.columns]
+        if not known:
+            return np.zeros(len(ids))
+        rows = table.reindex(index=ids, columns=known).fillna(0.0)
+        return rows.sum(axis=1).to_numpy() / len(concerns)
+
+    def expected_for_pairs(
+        self, therapist_ids: Sequence[str], concerns: Sequence[Sequence[str]]
+    ) -> np.ndarray:
+        """As :meth:`expected`, one value per (therapist, client concerns) pair."""
+        check_is_fitted(self, "effects_")
+        pairs = pd.DataFrame({"therapist_id": list(therapist_ids), "concern": list(concerns)})
+        if self.effects_.empty or pairs.empty:
+            return np.zeros(len(pairs))
+        pairs["pair"] = np.arange(len(pairs))
+        count = pairs["concern"].map(len).to_numpy()
+        long = pairs.explode("concern").dropna(subset=["concern"])
+        effects = self.effects_.rename("effect").reset_index()
+        long = long.merge(effects, on=["therapist_id", "concern"], how="left")
+        total = long.groupby("pair")["effect"].sum(min_count=1).reindex(range(len(pairs)))
+        return np.nan_to_num(total.to_numpy(dtype=float)) / np.maximum(count, 1)
+
+
+def track_record_score(effect: np.ndarray) -> np.ndarray:
+    """Map expected improvement (points) to [0, 1]; 0 points -> 0.5."""
+    return 0.5 + 0.5 * np.tanh(np.asarray(effect, dtype=float) / RELIABLE_CHANGE)
+
+
+class LearnedScorer:
+    """``(1 - w) * P(click) + w * track-record score``; a :class:`~matcher.scoring.Scorer`."""
+
+    def __init__(
+        self,
+        click_model: ClickModel,
+        track_record: TrackRecord | None = None,
+        track_record_weight: float = TRACK_RECORD_WEIGHT,
+        version: str = "unsaved",
+    ):
+        if not 0.0 <= track_record_weight <= 1.0:
+            raise ValueError(f"track_record_weight must be in [0, 1], got {track_record_weight!r}")
+        self.click_model = click_model
+        self.track_record = track_record
+        self.track_record_weight = track_record_weight
+        self.version = version
+
+    def click_probability(self, features: pd.DataFrame) -> np.ndarray:
+        return self.click_model.predict_proba(features)[:, 1]
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        click = self.click_probability(features)
+        if not self.track_record_weight:
+            return click
+        track = track_record_score(features["effectiveness"].to_numpy())
+        return (1.0 - self.track_record_weight) * click + self.track_record_weight * track

@@ -1,0 +1,128 @@
+"""The batch command line, through ``matcher.cli.main`` and ``python -m matcher``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from matcher import cli
+from matcher.store import Store
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch, fake_embedder):
+    """The CLI builds the real embedder; swap in the fake for speed."""
+    monkeypatch.setattr(cli, "SentenceTransformerEmbedder", lambda: fake_embedder)
+    monkeypatch.setattr("matcher.api.SentenceTransformerEmbedder", lambda: fake_embedder)
+
+
+def test_import_folder_then_counts(fixtures_dir, database_url, capsys):
+    assert cli.main(["--database-url", database_url, "import", str(fixtures_dir)]) == 0
+    assert "imported 6 therapists, 2 intakes, 2 outcomes" in capsys.readouterr().out
+    assert Store(database_url).counts() == {"therapists": 6, "intakes": 2, "outcomes": 2}
+
+
+def test_bad_file_is_rejected_whole(fixtures_dir, tmp_path, database_url, capsys):
+    folder = tmp_path / "data"
+    shutil.copytree(fixtures_dir, folder)
+    outcomes = (folder / "outcomes.csv").read_text().replace("C2,T2,2,yes", "C2,T2,two,yes")
+    (folder / "outcomes.csv").write_text(outcomes)
+    assert cli.main(["--database-url", database_url, "import", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "outcomes.csv, row 3, column 'sessions': expected a whole number" in err
+    assert "nothing was changed" in err
+    assert Store(database_url).counts() == {"therapists": 0, "intakes": 0, "outcomes": 0}
+
+
+def test_outcome_for_unknown_therapist_is_rejected_whole(
+    fixtures_dir, tmp_path, database_url, capsys
+):
+    folder = tmp_path / "data"
+    shutil.copytree(fixtures_dir, folder)
+    (folder / "outcomes.csv").write_text(
+        "client_id,therapist_id,sessions,dropped_out\nC1,T99,3,no\n"
+    )
+    assert cli.main(["--database-url", database_url, "import", str(folder)]) == 2
+    assert "unknown therapist 'T99'" in capsys.readouterr().err
+    assert Store(database_url).counts()["therapists"] == 0
+
+
+def test_reimport_replaces_rows_and_keeps_the_rest(fixtures_dir, tmp_path, database_url):
+    assert cli.main(["--database-url", database_url, "import", str(fixtures_dir)]) == 0
+    changed = tmp_path / "therapists.csv"
+    changed.write_text(
+        "therapist_id,name,languages,approach,telehealth,in_person,fee,capacity\n"
+        "T1,Dr. Ana Ruiz-Lopez,english,Structured and practical.,yes,no,100,5\n"
+    )
+    assert cli.main(["--database-url", database_url, "import", "--therapists", str(changed)]) == 0
+    store = Store(database_url)
+    roster = store.therapists().set_index("therapist_id")
+    assert roster.loc["T1", "name"] == "Dr. Ana Ruiz-Lopez" and roster.loc["T1", "capacity"] == 5
+    assert len(roster) == 6
+
+
+def test_rank_writes_one_row_per_suggestion(fixtures_dir, tmp_path, capsys):
+    out = tmp_path / "ranks.csv"
+    code = cli.main(
+        [
+            "rank",
+            "--therapists",
+            str(fixtures_dir / "therapists.csv"),
+            "--intakes",
+            str(fixtures_dir / "intakes.csv"),
+            "--model-dir",
+            "",
+            "--top",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    ranks = pd.read_csv(out)
+    assert list(ranks.columns) == ["client_id", "rank", "therapist_id", "score", "reasons"]
+    assert ranks.groupby("client_id")["rank"].apply(list).to_dict() == {"C1": [1], "C2": [1, 2, 3]}
+    assert ranks["score"].between(0, 1).all()
+    printed = capsys.readouterr()
+    assert "prior scorer" in printed.out
+    assert "C1: We found 1 therapist" in printed.err  # C1's budget and times leave one
+
+
+def test_rank_reports_bad_intakes_without_writing(fixtures_dir, tmp_path, capsys):
+    bad = tmp_path / "intakes.csv"
+    bad.write_text("client_id,concerns,language,modality\nC9,anxiety,english,carrier pigeon\n")
+    out = tmp_path / "ranks.csv"
+    code = cli.main(
+        [
+            "rank",
+            "--therapists",
+            str(fixtures_dir / "therapists.csv"),
+            "--intakes",
+            str(bad),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2 and not out.exists()
+    assert "row 2, column 'modality'" in capsys.readouterr().err
+
+
+def test_style_command_writes_four_axes(tmp_path):
+    texts = tmp_path / "texts.csv"
+    texts.write_text('id,text\na,"I set an agenda and give homework."\nb,"You lead; I listen."\n')
+    out = tmp_path / "styles.csv"
+    assert cli.main(["style", "--in", str(texts), "--out", str(out)]) == 0
+    styles = pd.read_csv(out)
+    assert list(styles.columns) == ["id", "directive", "intensity", "past_focus", "challenge"]
+    assert styles["directive"].between(-3, 3).all()
+
+
+def test_python_dash_m_matcher_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "matcher", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and "rank" in result.stdout

@@ -1,0 +1,173 @@
+"""Ranking: hard constraints are never violated; scores, reasons and near-misses make sense."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from matcher import Matcher
+from matcher.vocab import SLOTS
+
+BASE_INTAKE = {
+    "concerns": "anxiety;work_stress",
+    "story": "I worry about work all the time and cannot sleep.",
+    "hopes": "I want practical tools, homework and a clear structure.",
+    "language": "english",
+    "modality": "either",
+    "city": "Springfield",
+}
+
+
+@pytest.fixture
+def matcher(fixtures_dir, fake_embedder):
+    return Matcher.load("", fixtures_dir / "therapists.csv", embedder=fake_embedder)
+
+
+def test_rank_returns_scored_explained_suggestions(matcher):
+    ranking = matcher.rank(BASE_INTAKE, k=3)
+    assert len(ranking) == 3
+    assert [s.rank for s in ranking] == [1, 2, 3]
+    scores = [s.score for s in ranking]
+    assert scores == sorted(scores, reverse=True)
+    for suggestion in ranking:
+        assert 0.0 <= suggestion.score <= 1.0
+        assert 2 <= len(suggestion.reasons) <= 4
+        assert suggestion.model_version == "prior"
+    assert "T5" not in {s.therapist_id for s in ranking}  # no open places
+
+
+def test_top_match_follows_stated_style_and_concerns(matcher):
+    structured = {**BASE_INTAKE, "directive": 3, "challenge": 3}
+    warm = {
+        **BASE_INTAKE,
+        "concerns": "identity;self_esteem",
+        "directive": -3,
+        "challenge": -3,
+        "modality": "telehealth",
+    }
+    assert matcher.rank(structured)[0].therapist_id == "T1"
+    assert matcher.rank(warm)[0].therapist_id == "T4"
+
+
+def test_reasons_name_what_drove_the_score(matcher):
+    best = matcher.rank({**BASE_INTAKE, "directive": 3, "challenge": 3})[0]
+    text = " ".join(best.reasons)
+    assert "anxiety" in text
+    assert "You asked for" in text
+
+
+def test_near_misses_when_fewer_than_k_pass(matcher):
+    intake = {**BASE_INTAKE, "modality": "in_person", "availability": "thu_eve"}
+    ranking = matcher.rank(intake, k=5)
+    assert ranking.eligible == 1 and [s.therapist_id for s in ranking] == ["T6"]
+    assert ranking.limiting_constraint in {"modality", "availability"}
+    assert ranking.shortfall_message.startswith("We found 1 therapist who")
+    assert ranking.near_misses
+    for miss in ranking.near_misses:
+        assert miss.therapist_id != "T6" and miss.therapist_id != "T5"  # T5 has no places
+        assert 1 <= len(miss.misses) <= 2
+
+
+def test_no_near_misses_when_enough_pass(matcher):
+    assert matcher.rank(BASE_INTAKE, k=2).near_misses == ()
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5])
+def test_bad_k_is_refused(matcher, k):
+    with pytest.raises(ValueError, match="k must be"):
+        matcher.rank(BASE_INTAKE, k=k)
+
+
+# --- property: no suggestion ever violates a hard constraint ------------------------------
+
+CITIES = ["Springfield", "Riverton", "Lakeside"]
+LANGS = ["english", "spanish", "french"]
+GENDERS = ["woman", "man", "nonbinary"]
+INSURERS = ["aetna", "cigna", "medicaid"]
+
+
+def _therapist(i, draw):
+    tele = draw(st.booleans())
+    return {
+        "therapist_id": f"T{i}",
+        "name": f"Therapist {i}",
+        "gender": draw(st.sampled_from([*GENDERS, ""])),
+        "languages": ";".join(draw(st.lists(st.sampled_from(LANGS), min_size=1, max_size=2))),
+        "specialties": "anxiety;grief",
+        "modalities": "cbt",
+        "approach": "I work in a structured way with practical tools.",
+        "telehealth": "yes" if tele else "no",
+        "in_person": "yes" if (not tele or draw(st.booleans())) else "no",
+        "city": draw(st.sampled_from(CITIES)),
+        "availability": ";".join(draw(st.lists(st.sampled_from(SLOTS), max_size=4))),
+        "insurance": ";".join(draw(st.lists(st.sampled_from(INSURERS), max_size=2))),
+        "fee": str(draw(st.integers(50, 250))),
+        "sliding_scale": draw(st.sampled_from(["yes", "no"])),
+        "capacity": str(draw(st.integers(0, 3))),
+        "lgbtq_affirming": draw(st.sampled_from(["yes", "no"])),
+    }
+
+
+@st.composite
+def worlds(draw):
+    n = draw(st.integers(1, 12))
+    roster = pd.DataFrame([_therapist(i, draw) for i in range(n)])
+    intake = {
+        "concerns": "anxiety",
+        "language": draw(st.sampled_from(LANGS)),
+        "modality": draw(st.sampled_from(["telehealth", "in_person", "either"])),
+        "city": draw(st.sampled_from(CITIES)),
+        "availability": draw(st.lists(st.sampled_from(SLOTS), max_size=3)),
+        "insurance": draw(st.sampled_from(["", *INSURERS])),
+        "max_fee": draw(st.one_of(st.none(), st.integers(40, 260))),
+        "therapist_gender": draw(st.sampled_from([*GENDERS, "agender"])),
+        "gender_required": draw(st.booleans()),
+        "lgbtq_affirming_required": draw(st.booleans()),
+    }
+    return roster, intake, draw(st.integers(1, 6))
+
+
+def _allowed(t: dict, c: dict) -> bool:
+    """A plain, pair-at-a-time statement of the hard constraints."""
+    yes = {"yes": True, "no": False}
+    if c["language"] not in t["languages"].split(";"):
+        return False
+    in_person_here = yes[t["in_person"]] and t["city"] == c["city"]
+    if c["modality"] == "telehealth" and not yes[t["telehealth"]]:
+        return False
+    if c["modality"] == "in_person" and not in_person_here:
+        return False
+    if c["modality"] == "either" and not (yes[t["telehealth"]] or in_person_here):
+        return False
+    slots = [s for s in t["availability"].split(";") if s]
+    if c["availability"] and not set(c["availability"]) & set(slots):
+        return False
+    if c["max_fee"] is not None:
+        insured = c["insurance"] and c["insurance"] in t["insurance"].split(";")
+        if not (insured or int(t["fee"]) <= c["max_fee"] or yes[t["sliding_scale"]]):
+            return False
+    if int(t["capacity"]) <= 0:
+        return False
+    if c["gender_required"] and t["gender"] != c["therapist_gender"]:
+        return False
+    return not (c["lgbtq_affirming_required"] and not yes[t["lgbtq_affirming"]])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_no_suggestion_violates_a_hard_constraint(world):
+    roster, intake, k = world
+    from tests.conftest import FakeEmbedder
+
+    ranking = Matcher.load("", roster, embedder=FakeEmbedder()).rank(intake, k=k)
+    by_id = {t["therapist_id"]: t for t in roster.to_dict("records")}
+    allowed = [tid for tid, t in by_id.items() if _allowed(t, intake)]
+    assert all(_allowed(by_id[s.therapist_id], intake) for s in ranking)
+    assert len(ranking) == min(k, len(allowed))
+    assert ranking.eligible == len(allowed)
+    for miss in ranking.near_misses:
+        assert not _allowed(by_id[miss.therapist_id], intake)
+    assert np.all([0 <= s.score <= 1 for s in ranking])
