@@ -56,6 +56,7 @@ class Matcher:
         *,
         embedder: Embedder | None = None,
         database_url: str | None = None,
+        store: Store | None = None,
     ) -> Matcher:
         """Load the current model and a roster.
 
@@ -69,11 +70,14 @@ class Matcher:
             embedded SQLite file), whose embedding cache is then used too.
         embedder : Embedder, optional
             Defaults to all-MiniLM-L6-v2 from the bundled package.
+        database_url, store : optional
+            Which database holds the roster when ``therapists`` is None (an
+            open :class:`~matcher.store.Store` wins over a URL).
         """
         scorer = load_current(model_dir)
         base = embedder or SentenceTransformerEmbedder()
         if therapists is None:
-            store = Store(database_url)
+            store = store or Store(database_url)
             return cls(scorer, CachedEmbedder(base, store.embeddings), store=store)
         if isinstance(therapists, pd.DataFrame):
             frame = validate_therapists(therapists.astype(str).where(therapists.notna(), ""))

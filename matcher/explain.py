@@ -116,18 +116,19 @@ def group_effects(scorer: Scorer, features: pd.DataFrame, baseline: pd.Series) -
     (k, n_groups) frame of score differences (positive = the group helped).
     """
     k = len(features)
-    if k == 0:
-        return pd.DataFrame(columns=list(REASON_GROUPS))
     groups = list(REASON_GROUPS)
-    variants = []
-    for group in groups:
-        variant = features.copy()
-        for column in REASON_GROUPS[group]:
-            variant[column] = np.float32(baseline[column])
-        variants.append(variant)
-    scores = scorer.score(pd.concat([features, *variants], ignore_index=True))
-    full, reset = scores[:k], scores[k:].reshape(len(groups), k)
-    return pd.DataFrame((full[None, :] - reset).T, columns=groups, index=features.index)
+    if k == 0:
+        return pd.DataFrame(columns=groups)
+    columns = list(features.columns)
+    values = features.to_numpy(dtype=np.float32)
+    reference = baseline[columns].to_numpy(dtype=np.float32)
+    variants = np.repeat(values[None, :, :], len(groups) + 1, axis=0)  # (G + 1, k, F)
+    for g, group in enumerate(groups, start=1):
+        positions = [columns.index(column) for column in REASON_GROUPS[group]]
+        variants[g][:, positions] = reference[positions]
+    batch = pd.DataFrame(variants.reshape(-1, len(columns)), columns=columns)
+    scores = scorer.score(batch).reshape(len(groups) + 1, k)
+    return pd.DataFrame((scores[0][None, :] - scores[1:]).T, columns=groups, index=features.index)
 
 
 def reasons_for(

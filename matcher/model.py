@@ -32,6 +32,8 @@ from .features import CLICK_FEATURES
 ISOTONIC_MIN_ROWS = 5000
 #: Default share of the final score taken by the track record (the rest is P(click)).
 TRACK_RECORD_WEIGHT = 0.3
+#: The shrinkage prior always counts for at least this many cases.
+MIN_PRIOR_CASES = 5.0
 #: Improvement (in outcome-measure points) that maps to a track-record score of ~0.88.
 RELIABLE_CHANGE = 5.0
 
@@ -214,7 +216,9 @@ class TrackRecord(BaseEstimator):
         true_variance = (
             max(float(observed.var(ddof=1)) - binomial_noise, 1e-6) if len(per) > 1 else 1e-6
         )
-        self.alliance_shrinkage_ = float(np.clip(rate * (1 - rate) / true_variance - 1, 1, 1e4))
+        self.alliance_shrinkage_ = float(
+            np.clip(rate * (1 - rate) / true_variance - 1, MIN_PRIOR_CASES, 1e4)
+        )
         shrunk = (per["sum"] + self.alliance_shrinkage_ * rate) / (
             per["count"] + self.alliance_shrinkage_
         )

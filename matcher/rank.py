@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 import numpy as np
+import pandas as pd
 
 from .explain import explain_rows
 from .features import ClientProfile, Roster, pair_features
@@ -16,6 +17,9 @@ from .scoring import Scorer
 #: Near-misses fail at most this many constraints, and never capacity (they could not start).
 MAX_NEAR_MISS_FAILURES = 2
 MAX_NEAR_MISSES = 3
+#: With fewer eligible candidates than this, reasons compare against the whole roster.
+MIN_BASELINE_CANDIDATES = 10
+BASELINE_SAMPLE = 2000
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,17 @@ def rank_client(client: ClientProfile, roster: Roster, scorer: Scorer, k: int = 
 def _track_record(scorer: Scorer):
     """The scorer's track record, for scorers that have one (learned models)."""
     return getattr(scorer, "track_record", None)
+
+
+def _baseline(
+    client: ClientProfile, roster: Roster, scorer: Scorer, features: pd.DataFrame
+) -> pd.Series:
+    """What "average" means when explaining: the eligible candidates, or the
+    roster when too few are eligible to stand out against each other."""
+    if len(features) >= MIN_BASELINE_CANDIDATES:
+        return features.mean()
+    rows = np.linspace(0, len(roster) - 1, min(len(roster), BASELINE_SAMPLE)).astype(int)
+    return pair_features(client, roster, np.unique(rows), _track_record(scorer)).mean()
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

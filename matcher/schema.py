@@ -236,18 +236,18 @@ assert tuple(f.name for f in OUTCOME_FIELDS) == OUTCOME_COLUMNS
 
 
 def _therapist_rules(record: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    if record["telehealth"] is False and record["in_person"] is False:
+    if record.get("telehealth") is False and record.get("in_person") is False:
         yield "in_person", "a therapist must offer telehealth, in person, or both"
-    if record["in_person"] and not record["city"]:
+    if record.get("in_person") and not record.get("city"):
         yield "city", "is required when the therapist sees clients in person"
 
 
 def _intake_rules(record: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    if not record["concerns"] and not record["story"]:
+    if not record.get("concerns") and not record.get("story"):
         yield "concerns", "give at least one concern or a few words about what brings you"
-    if record["modality"] == "in_person" and not record["city"]:
+    if record.get("modality") == "in_person" and not record.get("city"):
         yield "city", "is required for in-person therapy"
-    if record["gender_required"] and not record["therapist_gender"]:
+    if record.get("gender_required") and not record.get("therapist_gender"):
         yield "therapist_gender", "is required when a therapist of a given gender is required"
 
 
@@ -272,8 +272,12 @@ def _validate_record(
             record[field.name] = field.value_of(raw.get(field.name))
         except _Bad as bad:
             problems.append(Problem(field.name, str(bad), source, row))
-    if not problems:
-        problems.extend(Problem(name, message, source, row) for name, message in rules(record))
+    # Cross-field rules run on whatever parsed, so every problem shows at once;
+    # a field that already failed is not blamed twice.
+    failed = {problem.field for problem in problems}
+    problems.extend(
+        Problem(name, message, source, row) for name, message in rules(record) if name not in failed
+    )
     return record, problems
 
 

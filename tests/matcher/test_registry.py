@@ -1,0 +1,133 @@
+"""The model registry: checksums, champion/challenger promotion, rollback, train.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import train as train_script
+from matcher import Matcher, registry
+from matcher.errors import ModelArtifactError, NotFoundError
+from matcher.model import LearnedScorer
+from matcher.scoring import PriorScorer
+from matcher.simulate import simulate_world
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("world")
+    simulate_world(40, 600, seed=5).write_csv(folder)
+    return folder
+
+
+def _train(world_dir, model_dir, fake_embedder, *extra):
+    argv = [
+        "--therapists",
+        str(world_dir / "therapists.csv"),
+        "--intakes",
+        str(world_dir / "intakes.csv"),
+        "--outcomes",
+        str(world_dir / "outcomes.csv"),
+        "--model-dir",
+        str(model_dir),
+        *extra,
+    ]
+    return train_script.main(argv, embedder=fake_embedder)
+
+
+def test_empty_or_missing_folder_means_the_prior(tmp_path):
+    assert isinstance(registry.load_current(tmp_path / "nothing-here"), PriorScorer)
+    assert isinstance(registry.load_current(""), PriorScorer)
+
+
+def test_train_saves_card_plot_and_checksum_and_promotes(
+    world_dir, tmp_path, fake_embedder, capsys
+):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    assert "promoted to current" in capsys.readouterr().out
+    state = registry.read_registry(tmp_path)
+    version = state["current"]
+    folder = tmp_path / version
+    assert {p.name for p in folder.iterdir()} == {"model.joblib", "card.json", "calibration.png"}
+    card = json.loads((folder / "card.json").read_text())
+    assert (
+        card["sha256"]
+        == state["versions"][version]["sha256"]
+        == registry.sha256_of(folder / "model.joblib")
+    )
+    scorer = registry.load_current(tmp_path)
+    assert isinstance(scorer, LearnedScorer) and scorer.version == version
+
+
+def test_matcher_load_picks_up_the_current_model(world_dir, tmp_path, fake_embedder):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    matcher = Matcher.load(tmp_path, world_dir / "therapists.csv", embedder=fake_embedder)
+    ranking = matcher.rank({"concerns": "anxiety", "language": "english", "modality": "telehealth"})
+    assert ranking.model_version == registry.read_registry(tmp_path)["current"]
+    assert all(s.model_version == ranking.model_version for s in ranking)
+
+
+def test_a_tampered_artifact_is_refused(world_dir, tmp_path, fake_embedder):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    version = registry.read_registry(tmp_path)["current"]
+    with (tmp_path / version / "model.joblib").open("ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(ModelArtifactError, match="failed its checksum"):
+        registry.load_current(tmp_path)
+
+
+def test_a_challenger_that_is_not_better_is_not_promoted(
+    world_dir, tmp_path, fake_embedder, capsys
+):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    first = registry.read_registry(tmp_path)["current"]
+    # the same data and seed give the same model: not better, so it stays a challenger
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    assert "saved, not promoted" in capsys.readouterr().out
+    state = registry.read_registry(tmp_path)
+    assert state["current"] == first and len(state["versions"]) == 2
+    # --force overrides
+    assert _train(world_dir, tmp_path, fake_embedder, "--force") == 0
+    assert registry.read_registry(tmp_path)["current"] != first
+
+
+def test_promote_and_rollback(world_dir, tmp_path, fake_embedder, capsys):
+    from matcher import cli
+
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    assert _train(world_dir, tmp_path, fake_embedder, "--force") == 0
+    first, second = sorted(registry.read_registry(tmp_path)["versions"])
+    assert cli.main(["models", "rollback", "--model-dir", str(tmp_path)]) == 0
+    assert registry.read_registry(tmp_path)["current"] == first
+    assert cli.main(["models", "promote", second, "--model-dir", str(tmp_path)]) == 0
+    assert registry.read_registry(tmp_path)["current"] == second
+    assert cli.main(["models", "list", "--model-dir", str(tmp_path)]) == 0
+    listing = capsys.readouterr().out
+    assert f"* {second}" in listing and f"  {first}" in listing
+    with pytest.raises(NotFoundError, match="no model version 'nope'"):
+        registry.promote(tmp_path, "nope")
+
+
+def test_if_missing_does_nothing_when_a_model_exists(world_dir, tmp_path, fake_embedder, capsys):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    assert _train(world_dir, tmp_path, fake_embedder, "--if-missing") == 0
+    assert "not training" in capsys.readouterr().out
+    assert len(registry.read_registry(tmp_path)["versions"]) == 1
+
+
+def test_a_crash_while_promoting_leaves_the_old_model_current(
+    world_dir, tmp_path, fake_embedder, monkeypatch
+):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    assert _train(world_dir, tmp_path, fake_embedder, "--force") == 0
+    before = registry.read_registry(tmp_path)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(registry.json, "dump", crash)
+    with pytest.raises(KeyboardInterrupt):
+        registry.rollback(tmp_path)
+    assert registry.read_registry(tmp_path) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".registry-")]

@@ -1,0 +1,111 @@
+"""Fixtures for the web layer: an app per test on a temporary database, a client, helpers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from matcher.schema import read_csv
+from matcher.store import Store
+from web import create_app
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def make_app(tmp_path, database_url, fake_embedder, fixtures_dir):
+    """Build an app on a fresh database; ``roster=False`` leaves the roster empty."""
+
+    def make(roster: bool = True, **overrides):
+        if roster:
+            therapists = read_csv(fixtures_dir / "therapists.csv", "therapists")
+            Store(database_url).import_tables(therapists=therapists)
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "MODEL_DIR": str(tmp_path / "models"),
+            "EMBEDDER": fake_embedder,
+            "SECRET_KEY": "test",
+            **overrides,
+        }
+        return create_app(config)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(database_url) -> Store:
+    """A second handle on the app's database, to check what was (not) stored."""
+    return Store(database_url)
+
+
+def read_csrf_token(client) -> str:
+    """The session's form token, read from the questionnaire as a browser would."""
+    page = client.get("/intake").get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, "the intake form has no CSRF field"
+    return match.group(1)
+
+
+def read_results_token(response) -> str:
+    """The private results token from the redirect after a successful intake."""
+    location = response.headers["Location"]
+    assert location.startswith("/matches/"), location
+    return location.removeprefix("/matches/")
+
+
+@pytest.fixture
+def csrf_token(client):
+    return lambda: read_csrf_token(client)
+
+
+@pytest.fixture
+def token_of():
+    return read_results_token
+
+
+@pytest.fixture
+def intake_form() -> dict:
+    """A complete, valid questionnaire as the browser posts it (T1 and others fit)."""
+    return {
+        "safety": "no",
+        "concerns": ["anxiety", "work_stress"],
+        "concerns_other": "",
+        "story": "I worry constantly about work and can't sleep before meetings.",
+        "directive": "3",
+        "intensity": "",
+        "past_focus": "-2",
+        "challenge": "3",
+        "hopes": "I want practical tools and someone who gives me structure.",
+        "language": "english",
+        "modality": "either",
+        "city": "Springfield",
+        "availability": ["mon_am", "mon_eve"],
+        "insurance": "aetna",
+        "max_fee": "130",
+        "therapist_gender": "",
+        "faith": "",
+        "support_note": "",
+    }
+
+
+@pytest.fixture
+def submit(client):
+    """Post the questionnaire with a valid CSRF token; returns the response."""
+
+    def post(form: dict, **kwargs):
+        data = {**form, "csrf_token": read_csrf_token(client)}
+        return client.post("/intake", data=data, **kwargs)
+
+    return post

@@ -1,0 +1,66 @@
+"""The web edge: a thin Flask layer over :mod:`matcher`.
+
+Views parse and validate the request, call the library, then render or
+redirect. Build the app with :func:`create_app`; nothing heavy happens at
+import time (the model and roster load on the first request that needs them).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: The repository's ``models/`` folder, found from this package, not the working directory.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``FLASK_*`` environment variables, then ``test_config``.
+
+    Parameters
+    ----------
+    test_config : mapping, optional
+        Overrides applied last. Besides Flask's keys it may carry ``EMBEDDER``
+        (anything with ``name``, ``dimension`` and ``encode``) to use instead
+        of the real sentence-transformers model.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    generated_key = secrets.token_hex(32)
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("SECRET_KEY") or generated_key,
+        DATABASE_URL=os.environ.get("DATABASE_URL")
+        or f"sqlite:///{Path(app.instance_path) / 'matcher.db'}",
+        MODEL_DIR=os.environ.get("MATCHER_MODEL_DIR") or str(DEFAULT_MODEL_DIR),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        MATCHES_K=5,
+        EMBEDDER=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if app.config["SECRET_KEY"] == generated_key and not app.testing:
+        app.logger.warning(
+            "SECRET_KEY is not set; using a random key for this process only "
+            "(sessions and forms break across restarts and between workers)"
+        )
+
+    # Keep the rendered HTML tidy; templates use explicit whitespace control where it matters.
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    from . import api, errors, extensions, intake, results, security
+
+    extensions.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(results.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,63 @@
+"""Error pages: the JSON envelope under ``/api/``, a calm HTML page elsewhere."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .security import API_PREFIX
+
+#: What to tell people, per status, instead of Werkzeug's developer-facing text.
+HTML_MESSAGES = {
+    404: "We could not find that page. If you followed a link to your matches, check that "
+    "the whole link was copied.",
+    405: "That page cannot be used this way.",
+    413: "What you sent is too large. Please shorten your answers and try again.",
+    500: "Something went wrong on our side. Please try again in a few minutes.",
+}
+
+
+def api_error(status: int, errors: dict[str, str]):
+    """The one error shape of the JSON API."""
+    return jsonify({"ok": False, "errors": errors}), status
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    if request.path.startswith(API_PREFIX):
+        response, status = api_error(status, {"_": _api_message(error)})
+    else:
+        # A 400 carries a specific description (e.g. the CSRF message); others get plain words.
+        message = error.description if status == 400 else HTML_MESSAGES.get(status, error.name)
+        response = make_response(
+            render_template(
+                "404.html" if status == 404 else "error.html",
+                status=status,
+                title=error.name,
+                message=message,
+            )
+        )
+    allowed = getattr(error, "valid_methods", None)
+    if allowed:
+        response.headers["Allow"] = ", ".join(allowed)
+    return response, status
+
+
+def _api_message(error: HTTPException) -> str:
+    status = error.code or 500
+    if status == 404:
+        return "no such API endpoint; see POST /api/v1/matches"
+    if status == 405:
+        allowed = ", ".join(getattr(error, "valid_methods", None) or [])
+        return f"method {request.method} is not allowed here" + (
+            f"; use {allowed}" if allowed else ""
+        )
+    if status == 413:
+        return "the request body is too large"
+    if status >= 500:
+        return "an internal error occurred; nothing was stored"
+    return error.description or error.name
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)

@@ -1,0 +1,150 @@
+"""The intake form: from the browser's fields to the mapping the library validates.
+
+Field names in the HTML are the ``intakes.csv`` column names, so errors from
+:meth:`matcher.ValidationError.by_field` land beside the right inputs. Three
+fields exist only on the form: the safety question, free-text "other"
+concerns and the optional note on the client's support.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from matcher import Problem, ValidationError
+from matcher.schema import parse_intake
+from matcher.vocab import CONCERN_TAGS, STYLE_AXES
+
+from .wording import STYLE_ITEMS
+
+SAFETY = "safety"
+OTHER_CONCERNS = "concerns_other"
+SUPPORT_NOTE = "support_note"
+MAX_SUPPORT_NOTE_CHARS = 2000
+
+_TEXT_FIELDS = (
+    "story",
+    "hopes",
+    "language",
+    "modality",
+    "city",
+    "insurance",
+    "max_fee",
+    "therapist_gender",
+    "faith",
+)
+_CHECKBOX_FLAGS = ("gender_required", "lgbtq_affirming_required")
+_OTHER_SEPARATORS = re.compile(r"[,;]")
+
+#: What a new form starts with.
+DEFAULTS: MultiDict = MultiDict(
+    {"language": "english", "modality": "either", **dict.fromkeys(STYLE_AXES, "")}
+)
+
+#: How each field is named in the error summary.
+FIELD_LABELS: dict[str, str] = {
+    SAFETY: "Safety question",
+    "concerns": "What brings you",
+    "story": "In your own words",
+    **{item.axis: item.title for item in STYLE_ITEMS},
+    "hopes": "What a helpful therapist would be like",
+    "language": "Language",
+    "modality": "How you'd like to meet",
+    "city": "City or town",
+    "availability": "Times that suit you",
+    "insurance": "Insurance",
+    "max_fee": "Most you can pay per session",
+    "therapist_gender": "Therapist's gender",
+    "gender_required": "Gender is a must",
+    "lgbtq_affirming_required": "LGBTQ+ affirming is a must",
+    "faith": "Faith",
+    SUPPORT_NOTE: "The people around you",
+}
+
+#: Errors are listed in the order the fields appear on the form.
+FORM_ORDER: dict[str, int] = {name: position for position, name in enumerate(FIELD_LABELS)}
+
+#: The element each error summary link points at: the field, or a group's first option.
+FIELD_ANCHORS: dict[str, str] = {
+    **{name: f"f-{name}" for name in FIELD_LABELS},
+    SAFETY: "f-safety-no",
+    "concerns": f"f-concerns-{CONCERN_TAGS[0]}",
+    **{axis: f"f-{axis}-none" for axis in STYLE_AXES},
+    "modality": "f-modality-either",
+    "availability": "f-availability-mon_am",
+    "therapist_gender": "f-therapist_gender-any",
+}
+
+
+@dataclass(frozen=True)
+class IntakeSubmission:
+    """A validated intake and what the form adds around it."""
+
+    record: dict[str, Any]  # as returned by matcher.schema.parse_intake
+    urgent: bool
+    support_note: str
+
+
+def intake_mapping(form: Mapping[str, Any] | MultiDict) -> dict[str, Any]:
+    """The form as the mapping :func:`matcher.schema.parse_intake` accepts.
+
+    Keys are the ``intakes.csv`` column names; lists are lists; blanks are None.
+    """
+    form = form if isinstance(form, MultiDict) else MultiDict(form)
+    raw: dict[str, Any] = {name: _text(form.get(name)) for name in _TEXT_FIELDS}
+    other = [part.strip() for part in _OTHER_SEPARATORS.split(form.get(OTHER_CONCERNS, ""))]
+    raw["concerns"] = [*form.getlist("concerns"), *(part for part in other if part)]
+    raw["availability"] = form.getlist("availability")
+    for axis in STYLE_AXES:
+        raw[axis] = _text(form.get(axis))
+    for flag in _CHECKBOX_FLAGS:
+        raw[flag] = "yes" if form.get(flag) else "no"
+    return raw
+
+
+def parse_intake_form(form: MultiDict) -> IntakeSubmission:
+    """Validate the whole form.
+
+    Raises
+    ------
+    ValidationError
+        With every problem found, keyed by form field name.
+    """
+    problems: list[Problem] = []
+    record: dict[str, Any] = {}
+    try:
+        record = parse_intake(intake_mapping(form))
+    except ValidationError as error:
+        problems.extend(error.problems)
+    safety = form.get(SAFETY, "")
+    if safety not in ("", "yes", "no"):
+        problems.append(Problem(SAFETY, "choose yes or no"))
+    note = form.get(SUPPORT_NOTE, "").strip()
+    if len(note) > MAX_SUPPORT_NOTE_CHARS:
+        problems.append(
+            Problem(
+                SUPPORT_NOTE,
+                f"expected at most {MAX_SUPPORT_NOTE_CHARS} characters, got {len(note)}",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    return IntakeSubmission(record=record, urgent=safety == "yes", support_note=note)
+
+
+def error_sentence(field: str, message: str) -> str:
+    """``("city", "is required ...")`` -> ``"City or town is required ..."``, for people."""
+    label = FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+    message = message.rstrip(".")
+    if message.startswith("is "):
+        return f"{label} {message}."
+    return f"{label}: {message[:1].upper()}{message[1:]}."
+
+
+def _text(value: str | None) -> str | None:
+    text = (value or "").strip()
+    return text or None

@@ -1,0 +1,83 @@
+"""The intake questionnaire: show it, validate it, store it, rank, redirect."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from matcher import MatcherError, ValidationError
+
+from . import wording
+from .extensions import current_matcher, current_store
+from .forms import (
+    DEFAULTS,
+    FIELD_ANCHORS,
+    FORM_ORDER,
+    MAX_SUPPORT_NOTE_CHARS,
+    error_sentence,
+    parse_intake_form,
+)
+from .security import CSRFError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("intake", __name__)
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("intake.form"))
+
+
+@bp.get("/intake")
+def form():
+    return _render_form(DEFAULTS, {})
+
+
+@bp.post("/intake")
+def submit():
+    try:
+        submission = parse_intake_form(request.form)
+    except ValidationError as error:
+        return _render_form(request.form, error.by_field()), 400
+    store = current_store()
+    stored = store.add_intake(
+        submission.record, urgent=submission.urgent, support_note=submission.support_note
+    )
+    try:
+        ranking = current_matcher().rank(
+            {**submission.record, "client_id": stored.client_id},
+            k=current_app.config["MATCHES_K"],
+        )
+    except MatcherError as error:
+        # The intake is kept; the results page tells the client a coordinator will follow up.
+        # Only the error's kind is logged: its message could quote what the client wrote.
+        log.warning("could not rank intake %s: %s", stored.client_id, type(error).__name__)
+    else:
+        store.save_ranking(stored.client_id, ranking.as_dict())
+    return redirect(url_for("results.matches", token=stored.token), code=303)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(error: CSRFError):
+    """Show the form again with everything the client typed, rather than lose it."""
+    return _render_form(request.form, {}, notice=error.description), 400
+
+
+def _render_form(values: MultiDict, errors: dict[str, str], notice: str | None = None):
+    ordered = sorted(errors.items(), key=lambda item: FORM_ORDER.get(item[0], len(FORM_ORDER)))
+    sentences = {field: error_sentence(field, message) for field, message in ordered}
+    return render_template(
+        "intake.html",
+        values=values,
+        errors=sentences,
+        error_list=[
+            (FIELD_ANCHORS.get(field, "intake-form"), sentence)
+            for field, sentence in sentences.items()
+        ],
+        notice=notice,
+        words=wording,
+        max_support_note=MAX_SUPPORT_NOTE_CHARS,
+    )

@@ -1,0 +1,30 @@
+"""A client's matches, behind the private link they were sent to after the intake."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+
+from matcher import NotFoundError
+
+from .charts import style_chart
+from .extensions import current_store
+
+bp = Blueprint("results", __name__)
+
+
+@bp.get("/matches/<token>")
+def matches(token: str):
+    store = current_store()
+    try:
+        intake = store.intake_by_token(token)
+    except NotFoundError:
+        abort(404)
+    ranking = store.latest_ranking(intake.client_id)
+    cards = []
+    if ranking is not None:
+        you, source = ranking["client_style"], ranking["client_style_source"]
+        cards = [
+            (suggestion, style_chart(you, source, suggestion["style"], suggestion["name"]))
+            for suggestion in ranking["suggestions"]
+        ]
+    return render_template("results.html", intake=intake, ranking=ranking, cards=cards)
