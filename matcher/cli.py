@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("seed-demo", help="fill an empty database with a simulated world")
     p.add_argument("--therapists", type=int, default=60)
-    p.add_argument("--clients", type=int, default=600)
+    p.add_argument("--clients", type=int, default=1500)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(run=_seed_demo)
 

@@ -152,18 +152,24 @@ def reasons_for(
     return tuple(reasons)
 
 
+def short_name(name: str) -> str:
+    """The name without credentials: "Sam Lee, LCSW" -> "Sam Lee" (reads well in a sentence)."""
+    return name.split(",")[0].strip() or name
+
+
 def _driver_sentence(
     group: str, client: ClientProfile, therapist: dict[str, Any], style: np.ndarray
 ) -> str | None:
-    name = therapist["name"]
+    name = short_name(therapist["name"])
     record = client.record
     if group.startswith("style_"):
         axis = group.removeprefix("style_")
         a = STYLE_AXES.index(axis)
-        if abs(float(style[a]) - float(client.preference[a])) > MAX_REASON_GAP:
-            return None
-        want = _WANTS[axis][_bucket(float(client.preference[a]), 0.5)]
-        does = _DOES[axis][_bucket(float(style[a]))]
+        wanted = _bucket(float(client.preference[a]), 0.5)
+        offered = _bucket(float(style[a]))
+        if wanted != offered or abs(float(style[a]) - float(client.preference[a])) > MAX_REASON_GAP:
+            return None  # only name a style as a reason when it is what the client asked for
+        want, does = _WANTS[axis][wanted], _DOES[axis][offered]
         lead = (
             "You asked for" if client.source[a] == "stated" else "From what you wrote, you'd like"
         )

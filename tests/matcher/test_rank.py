@@ -171,3 +171,47 @@ def test_no_suggestion_violates_a_hard_constraint(world):
     for miss in ranking.near_misses:
         assert not _allowed(by_id[miss.therapist_id], intake)
     assert np.all([0 <= s.score <= 1 for s in ranking])
+
+
+def test_ranking_costs_one_encode_of_the_clients_texts(matcher, fake_embedder):
+    matcher.rank(BASE_INTAKE)  # builds the roster arrays once
+    calls = fake_embedder.calls
+    matcher.rank({**BASE_INTAKE, "story": "Something new entirely."})
+    assert fake_embedder.calls == calls + 1
+
+
+def test_database_roster_is_rebuilt_only_when_it_changes(fixtures_dir, database_url, fake_embedder):
+    from matcher.schema import read_csv
+    from matcher.store import Store
+
+    store = Store(database_url)
+    store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
+    matcher = Matcher.load("", embedder=fake_embedder, store=store)
+    first = matcher.roster
+    assert matcher.roster is first
+    changed = read_csv(fixtures_dir / "therapists.csv", "therapists").head(2)
+    changed.loc[0, "capacity"] = 0
+    store.import_tables(therapists=changed)
+    assert matcher.roster is not first
+    assert "T1" not in {s.therapist_id for s in matcher.rank(BASE_INTAKE, k=6)}
+
+
+def test_unstated_preferences_are_inferred_from_hopes_at_lower_strength(matcher):
+    ranking = matcher.rank({**BASE_INTAKE, "challenge": 3})
+    sources = dict(
+        zip(
+            ("directive", "intensity", "past_focus", "challenge"),
+            ranking.client_style_source,
+            strict=True,
+        )
+    )
+    assert sources["challenge"] == "stated"
+    assert set(sources.values()) <= {"stated", "inferred", "none"}
+
+
+def test_empty_roster_is_a_clear_error(fake_embedder, database_url):
+    from matcher import MatcherError
+
+    matcher = Matcher.load("", embedder=fake_embedder, database_url=database_url)
+    with pytest.raises(MatcherError, match="roster is empty"):
+        matcher.rank(BASE_INTAKE)

@@ -185,3 +185,9 @@ def test_any_roster_frame_is_accepted_or_rejected_with_rows(rows):
         validate_therapists(frame)
     except ValidationError as error:
         assert all(p.row is None or 2 <= p.row <= len(rows) + 1 for p in error.problems)
+
+
+def test_cross_field_rules_run_even_when_another_field_failed():
+    with pytest.raises(ValidationError) as caught:
+        parse_intake({"language": "english", "modality": "in_person", "max_fee": "cheap"})
+    assert set(caught.value.by_field()) == {"max_fee", "concerns", "city"}
