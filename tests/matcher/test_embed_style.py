@@ -69,7 +69,7 @@ CLEAR_TEXTS = {
 def test_style_inference_on_clear_texts(real_embedder, case):
     text, axis, sign = CLEAR_TEXTS[case]
     style = StyleInferrer(real_embedder).infer_texts([text])[0]
-    assert sign * style[STYLE_AXES.index(axis)] >= 1.0, dict(zip(STYLE_AXES, style))
+    assert sign * style[STYLE_AXES.index(axis)] >= 1.0, dict(zip(STYLE_AXES, style, strict=True))
 
 
 @pytest.mark.slow
