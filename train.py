@@ -15,12 +15,16 @@ import logging
 import sys
 
 from matcher import registry
-from matcher.embed import CachedEmbedder, SentenceTransformerEmbedder
+from matcher.embed import SentenceTransformerEmbedder
 from matcher.errors import MatcherError, ValidationError
 from matcher.model import TRACK_RECORD_WEIGHT
-from matcher.schema import read_tables
 from matcher.store import Store
-from matcher.training import ALLIANCE_THRESHOLD, build_training_set, train_and_register
+from matcher.training import (
+    ALLIANCE_THRESHOLD,
+    train_and_register,
+    training_set_from_files,
+    training_set_from_store,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,33 +66,28 @@ def main(argv: list[str] | None = None, embedder=None) -> int:
         print(f"a current model exists in {model_dir}; not training (drop --if-missing to retrain)")
         return 0
     base = embedder or SentenceTransformerEmbedder()
-    files = [args.therapists, args.intakes, args.outcomes]
+    files = {"therapists": args.therapists, "intakes": args.intakes, "outcomes": args.outcomes}
     try:
-        if any(files):
-            if not all(files):
+        if any(files.values()):
+            if not all(files.values()):
                 raise MatcherError("give all three of --therapists, --intakes and --outcomes")
-            tables = read_tables(
-                dict(zip(("therapists", "intakes", "outcomes"), files, strict=True))
+            ts = training_set_from_files(
+                files, base, alliance_threshold=args.alliance_threshold, progress=True
             )
-            encoder = CachedEmbedder(base)
         else:
-            store = Store(args.database_url)
-            tables = {
-                "therapists": store.therapists(),
-                "intakes": store.intakes(),
-                "outcomes": store.outcomes(),
-            }
-            encoder = CachedEmbedder(base, store.embeddings)
-        ts = build_training_set(
-            **tables, embedder=encoder, alliance_threshold=args.alliance_threshold, progress=True
-        )
+            ts = training_set_from_store(
+                Store(args.database_url),
+                base,
+                alliance_threshold=args.alliance_threshold,
+                progress=True,
+            )
         result = train_and_register(
             ts,
             model_dir,
             force=args.force,
             track_record_weight=args.track_record_weight,
             seed=args.seed,
-            embedding_model=encoder.name,
+            embedding_model=base.name,
             progress=True,
         )
     except ValidationError as error:

@@ -343,10 +343,11 @@ class Store:
         return pd.DataFrame.from_records(records, columns=list(INTAKE_COLUMNS))
 
     def outcomes(self) -> pd.DataFrame:
+        """Outcomes in validated form, with an ``extra`` column of any extra fields."""
         with Session(self.engine) as session:
             rows = session.scalars(select(OutcomeRow).order_by(OutcomeRow.id))
-            records = [row.record for row in rows]
-        return pd.DataFrame.from_records(records, columns=list(OUTCOME_COLUMNS))
+            records = [{**row.record, "extra": row.extra or {}} for row in rows]
+        return pd.DataFrame.from_records(records, columns=[*OUTCOME_COLUMNS, "extra"])
 
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as session:
@@ -400,6 +401,29 @@ class Store:
                     payload=_clean(payload),
                 )
             )
+
+    def shown_rankings(self) -> pd.DataFrame:
+        """What each client was last shown: client_id, therapist_id, rank, eligible."""
+        rows = []
+        with Session(self.engine) as session:
+            latest = (
+                select(RankingRow.client_id, func.max(RankingRow.id).label("id"))
+                .group_by(RankingRow.client_id)
+                .subquery()
+            )
+            for row in session.scalars(
+                select(RankingRow).join(latest, RankingRow.id == latest.c.id)
+            ):
+                for suggestion in row.payload.get("suggestions", []):
+                    rows.append(
+                        {
+                            "client_id": row.client_id,
+                            "therapist_id": suggestion["therapist_id"],
+                            "rank": suggestion["rank"],
+                            "eligible": row.payload.get("eligible", 0),
+                        }
+                    )
+        return pd.DataFrame(rows, columns=["client_id", "therapist_id", "rank", "eligible"])
 
     def latest_ranking(self, client_id: str) -> dict[str, Any] | None:
         with Session(self.engine) as session:

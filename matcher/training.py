@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from tqdm.auto import tqdm
 
-from .embed import Embedder
+from .embed import CachedEmbedder, Embedder
 from .errors import MatcherError
 from .evaluation import calibration_curve, ndcg_at_k, probability_metrics, top1_click_rate
 from .features import (
@@ -42,7 +43,9 @@ from .model import (
     boosted_candidate,
     logistic_candidate,
 )
+from .schema import read_tables
 from .scoring import PriorScorer, Scorer
+from .store import Store
 from .style import StyleInferrer
 
 log = logging.getLogger(__name__)
@@ -123,7 +126,7 @@ def build_training_set(
     embedder: Embedder,
     *,
     alliance_threshold: float = ALLIANCE_THRESHOLD,
-    propensities: pd.Series | None = None,
+    propensities: Mapping[tuple[str, str], float] | None = None,
     progress: bool = False,
 ) -> TrainingSet:
     """Join outcomes to their intakes and therapists and build pair features.
@@ -171,6 +174,88 @@ def build_training_set(
 
 def _none_for_nan(record: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
+
+
+def training_set_from_files(
+    paths: Mapping[str, Any], embedder: Embedder, **options: Any
+) -> TrainingSet:
+    """A training set from the three contract files; an extra ``propensity``
+    column in outcomes.csv, if present, is used for inverse-propensity weights."""
+    tables = read_tables(paths)
+    return build_training_set(
+        **tables,
+        embedder=CachedEmbedder(embedder),
+        propensities=logged_propensities(tables["outcomes"]),
+        **options,
+    )
+
+
+def training_set_from_store(store: Store, embedder: Embedder, **options: Any) -> TrainingSet:
+    """A training set from the database, with cached embeddings and propensities
+    estimated from the rankings clients were shown (logged values win)."""
+    outcomes = store.outcomes()
+    propensities = {
+        **position_propensities(store.shown_rankings(), outcomes),
+        **logged_propensities(outcomes),
+    }
+    return build_training_set(
+        store.therapists(),
+        store.intakes(),
+        outcomes,
+        CachedEmbedder(embedder, store.embeddings),
+        propensities=propensities,
+        **options,
+    )
+
+
+def logged_propensities(outcomes: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Propensities given with the outcomes (an extra ``propensity`` column in (0, 1])."""
+    if "extra" not in outcomes.columns:
+        return {}
+    found = {}
+    for client, therapist, extra in zip(
+        outcomes["client_id"], outcomes["therapist_id"], outcomes["extra"], strict=True
+    ):
+        value = pd.to_numeric((extra or {}).get("propensity"), errors="coerce")
+        if value is not None and 0 < value <= 1:
+            found[(client, therapist)] = float(value)
+    return found
+
+
+def position_propensities(
+    shown: pd.DataFrame, outcomes: pd.DataFrame, smoothing: float = 1.0
+) -> dict[tuple[str, str], float]:
+    """The chance of each logged placement under how placements follow suggestions.
+
+    From clients who were shown a ranking and then placed, estimate how often
+    the placement was the suggestion at each rank, or someone not shown
+    (additive smoothing). A placement at rank r gets that rank's share; a
+    placement outside the list gets the "not shown" share divided among the
+    eligible therapists who were not shown. Returns {} without rankings.
+    """
+    if shown.empty or outcomes.empty:
+        return {}
+    placed = outcomes[["client_id", "therapist_id"]].merge(
+        shown, on=["client_id", "therapist_id"], how="left"
+    )
+    placed = placed[placed["client_id"].isin(set(shown["client_id"]))]
+    if placed.empty:
+        return {}
+    k = int(shown["rank"].max())
+    counts = placed["rank"].fillna(0).astype(int).value_counts()  # rank 0 = not shown
+    total = len(placed) + smoothing * (k + 1)
+    share = {r: (counts.get(r, 0) + smoothing) / total for r in range(k + 1)}
+    eligible = shown.groupby("client_id")["eligible"].max()
+    result = {}
+    for client, therapist, rank in zip(
+        placed["client_id"], placed["therapist_id"], placed["rank"], strict=True
+    ):
+        if rank == rank:  # shown
+            result[(client, therapist)] = share[int(rank)]
+        else:
+            others = max(int(eligible.get(client, 0)) - k, 1)
+            result[(client, therapist)] = share[0] / others
+    return result
 
 
 CANDIDATES = {"logistic": logistic_candidate, "boosted": boosted_candidate}

@@ -131,3 +131,28 @@ def test_a_crash_while_promoting_leaves_the_old_model_current(
         registry.rollback(tmp_path)
     assert registry.read_registry(tmp_path) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".registry-")]
+
+
+def test_train_from_the_database_uses_logged_rankings(
+    world_dir, tmp_path, fake_embedder, database_url
+):
+    from matcher.schema import read_directory
+    from matcher.store import Store
+
+    store = Store(database_url)
+    tables = read_directory(world_dir)
+    store.import_tables(**tables)
+    # each client was shown its placed therapist first
+    for client, therapist in zip(
+        tables["outcomes"]["client_id"][:300], tables["outcomes"]["therapist_id"][:300], strict=True
+    ):
+        store.save_ranking(
+            client,
+            {"suggestions": [{"therapist_id": therapist, "rank": 1, "score": 0.5}], "eligible": 10},
+        )
+    argv = ["--database-url", database_url, "--model-dir", str(tmp_path)]
+    assert train_script.main(argv, embedder=fake_embedder) == 0
+    version = registry.read_registry(tmp_path)["current"]
+    card = registry.read_card(tmp_path, version)
+    assert card["selection_bias"]["inverse_propensity_weighting"] is True
+    assert card["selection_bias"]["propensities_logged"] == 300
