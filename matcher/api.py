@@ -13,7 +13,7 @@ from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .errors import MatcherError
 from .features import ClientProfile, Roster, encode_clients
 from .rank import Ranking, rank_client
-from .registry import load_current
+from .registry import REGISTRY_FILE, default_model_dir, load_current
 from .schema import parse_intake, read_csv, validate_therapists
 from .scoring import Scorer
 from .store import Store
@@ -36,10 +36,14 @@ class Matcher:
         *,
         therapists: pd.DataFrame | None = None,
         store: Store | None = None,
+        model_dir: Path | str | None = None,
     ):
         if (therapists is None) == (store is None):
             raise ValueError("give exactly one of therapists (a validated frame) or store")
-        self.scorer = scorer
+        self._scorer = scorer
+        # With a registry folder, a newly promoted model is picked up without a restart.
+        self.model_dir = Path(model_dir) if model_dir not in (None, "") else None
+        self._registry_stamp = self._stamp()
         self.embedder = embedder
         self.styles = StyleInferrer(embedder)
         self.store = store
@@ -75,15 +79,38 @@ class Matcher:
             open :class:`~matcher.store.Store` wins over a URL).
         """
         scorer = load_current(model_dir)
+        model_dir = default_model_dir() if model_dir is None else model_dir
         base = embedder or SentenceTransformerEmbedder()
         if therapists is None:
             store = store or Store(database_url)
-            return cls(scorer, CachedEmbedder(base, store.embeddings), store=store)
+            return cls(
+                scorer, CachedEmbedder(base, store.embeddings), store=store, model_dir=model_dir
+            )
         if isinstance(therapists, pd.DataFrame):
             frame = validate_therapists(therapists.astype(str).where(therapists.notna(), ""))
         else:
             frame = read_csv(therapists, "therapists")
-        return cls(scorer, CachedEmbedder(base), therapists=frame)
+        return cls(scorer, CachedEmbedder(base), therapists=frame, model_dir=model_dir)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.model_dir is None:
+            return None
+        try:
+            info = (self.model_dir / REGISTRY_FILE).stat()
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)
+
+    @property
+    def scorer(self) -> Scorer:
+        """The current model; reloaded when the registry's current version changes."""
+        stamp = self._stamp()
+        if stamp != self._registry_stamp:
+            with self._lock:
+                if stamp != self._registry_stamp:
+                    self._scorer = load_current(self.model_dir)
+                    self._registry_stamp = stamp
+        return self._scorer
 
     @property
     def roster(self) -> Roster:

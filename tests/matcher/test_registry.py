@@ -156,3 +156,11 @@ def test_train_from_the_database_uses_logged_rankings(
     card = registry.read_card(tmp_path, version)
     assert card["selection_bias"]["inverse_propensity_weighting"] is True
     assert card["selection_bias"]["propensities_logged"] == 300
+
+
+def test_a_running_matcher_picks_up_a_newly_promoted_model(world_dir, tmp_path, fake_embedder):
+    matcher = Matcher.load(tmp_path, world_dir / "therapists.csv", embedder=fake_embedder)
+    intake = {"concerns": "anxiety", "language": "english", "modality": "telehealth"}
+    assert matcher.rank(intake).model_version == "prior"
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    assert matcher.rank(intake).model_version == registry.read_registry(tmp_path)["current"]
