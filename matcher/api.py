@@ -50,6 +50,7 @@ class Matcher:
         self._therapists = therapists
         self._roster: Roster | None = None
         self._roster_version: int | None = None
+        self._capacity_version: int | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -114,13 +115,18 @@ class Matcher:
 
     @property
     def roster(self) -> Roster:
-        """The roster's arrays, rebuilt only when the roster has changed."""
+        """The roster's arrays: rebuilt when the roster changes, open places
+        refreshed when a placement changes them (so a full therapist is never suggested)."""
         with self._lock:
             if self.store is not None:
                 version = self.store.roster_version()
+                capacity_version = self.store.version("capacity")
                 if self._roster is None or version != self._roster_version:
                     self._roster = Roster.build(self.store.therapists(), self.embedder, self.styles)
                     self._roster_version = version
+                elif capacity_version != self._capacity_version:
+                    self._roster.refresh_capacity(self.store.capacities())
+                self._capacity_version = capacity_version
             elif self._roster is None:
                 self._roster = Roster.build(self._therapists, self.embedder, self.styles)
             return self._roster

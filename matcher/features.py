@@ -198,6 +198,12 @@ class Roster:
             row_of={tid: i for i, tid in enumerate(ids)},
         )
 
+    def refresh_capacity(self, capacities: dict[str, int]) -> None:
+        """Take fresh open-place counts (placements change them; nothing else does)."""
+        fresh = np.array([capacities.get(tid, 0) for tid in self.ids], dtype=int)
+        self.capacity = fresh  # swapped whole, so a concurrent ranking sees old or new
+        self.therapists = self.therapists.assign(capacity=fresh)
+
     def record(self, row: int) -> dict[str, Any]:
         return self.therapists.iloc[row].to_dict()
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -80,6 +81,10 @@ class IntakeRow(Base):
     support_note: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(20), default="import")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    #: "waiting" for placement, "placed" with a therapist, or "closed" (history, ended).
+    status: Mapped[str] = mapped_column(String(20), default="waiting", index=True)
+    #: Optional wellbeing at intake: {"personal", "relationships", "social", "overall"} 0..10.
+    wellbeing: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class OutcomeRow(Base):
@@ -104,16 +109,83 @@ class RankingRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class PlacementRow(Base):
+    """A client placed with a therapist: by a coordinator, an override, or a batch."""
+
+    __tablename__ = "placements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"), index=True)
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.therapist_id"), index=True)
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    placed_by: Mapped[str] = mapped_column(String(64))
+    #: "suggested" (one of the shown suggestions), "override" (someone else), "batch".
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    rank_shown: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    model_version: Mapped[str] = mapped_column(String(64), default="")
+    #: "active", "ended" (by agreement), "dropped_out", or "rematch" (replaced).
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FeedbackRow(Base):
+    """One session's optional feedback: four relationship items and four wellbeing items."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"), index=True)
+    session_number: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    #: None when the client gave it through their link; else the coordinator's username.
+    entered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: {"heard", "goals", "approach", "overall"} each 0..10 (sum = session alliance 0..40).
+    session: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: {"personal", "relationships", "social", "overall"} each 0..10 (sum 0..40).
+    wellbeing: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    #: "coordinator" or "admin" (an admin can do everything a coordinator can).
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AuditRow(Base):
+    """Who viewed or changed what. Never holds intake text or safety answers."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    therapist_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
 class EmbeddingRow(Base):
     __tablename__ = "embeddings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class MetaRow(Base):
-    __tablename__ = "meta"
+class CounterRow(Base):
+    """Version counters, bumped atomically in SQL, that caches compare against."""
+
+    __tablename__ = "counters"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+#: ``roster``: any roster change (rebuild arrays); ``capacity``: open places changed.
+COUNTERS = ("roster", "capacity")
 
 
 @dataclass(frozen=True)
@@ -137,6 +209,8 @@ class StoredIntake:
     urgent: bool
     support_note: str
     created_at: datetime
+    status: str = "waiting"
+    wellbeing: dict[str, int] | None = None
 
 
 def _clean(value: Any) -> Any:
@@ -218,7 +292,30 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        self._ensure_counters()
         self.embeddings = EmbeddingCache(self)
+
+    def _ensure_counters(self) -> None:
+        with Session(self.engine) as session, session.begin():
+            known = set(session.scalars(select(CounterRow.key)))
+            session.add_all(CounterRow(key=k, value=0) for k in COUNTERS if k not in known)
+
+    def bump(self, session: Session, key: str) -> None:
+        """Increment a version counter inside the caller's transaction (atomic in SQL)."""
+        session.execute(
+            update(CounterRow).where(CounterRow.key == key).values(value=CounterRow.value + 1)
+        )
+
+    def version(self, key: str) -> int:
+        """A counter's value; cheap enough to ask on every request."""
+        with Session(self.engine) as session:
+            return int(session.scalar(select(CounterRow.value).where(CounterRow.key == key)) or 0)
+
+    def capacities(self) -> dict[str, int]:
+        """Open places per therapist, read fresh."""
+        with Session(self.engine) as session:
+            rows = session.execute(select(TherapistRow.therapist_id, TherapistRow.capacity))
+            return {therapist: capacity for therapist, capacity in rows}
 
     # --- roster, intakes, outcomes ------------------------------------------------------
 
@@ -249,7 +346,7 @@ class Store:
                         )
                     )
                 if len(therapists):
-                    self._bump_roster_version(session)
+                    self.bump(session, "roster")
             if intakes is not None:
                 for record, extra in _records(intakes, INTAKE_COLUMNS):
                     existing = session.get(IntakeRow, record["client_id"])
@@ -278,6 +375,16 @@ class Store:
                         )
                     else:
                         existing.record, existing.extra = record, extra
+                # an imported outcome is history: that client is no longer waiting
+                session.flush()
+                clients = sorted(set(outcomes["client_id"]))
+                for start in range(0, len(clients), 500):
+                    session.execute(
+                        update(IntakeRow)
+                        .where(IntakeRow.client_id.in_(clients[start : start + 500]))
+                        .where(IntakeRow.status == "waiting")
+                        .values(status="closed")
+                    )
         return ImportSummary(
             therapists=0 if therapists is None else len(therapists),
             intakes=0 if intakes is None else len(intakes),
@@ -316,18 +423,9 @@ class Store:
         if problems:
             raise ValidationError(problems)
 
-    def _bump_roster_version(self, session: Session) -> None:
-        row = session.get(MetaRow, "roster_version")
-        if row is None:
-            session.add(MetaRow(key="roster_version", value="1"))
-        else:
-            row.value = str(int(row.value) + 1)
-
     def roster_version(self) -> int:
         """Changes whenever the roster does; cheap to ask on every request."""
-        with Session(self.engine) as session:
-            row = session.get(MetaRow, "roster_version")
-            return int(row.value) if row else 0
+        return self.version("roster")
 
     def therapists(self) -> pd.DataFrame:
         """The roster in validated form (see :func:`matcher.schema.validate_therapists`)."""
@@ -363,7 +461,12 @@ class Store:
     # --- the client's own intake and results ----------------------------------------------
 
     def add_intake(
-        self, record: dict[str, Any], *, urgent: bool = False, support_note: str = ""
+        self,
+        record: dict[str, Any],
+        *,
+        urgent: bool = False,
+        support_note: str = "",
+        wellbeing: dict[str, int] | None = None,
     ) -> StoredIntake:
         """Store one intake from the web or API; returns it with its private token."""
         record = _clean(dict(record))
@@ -377,10 +480,19 @@ class Store:
             urgent=urgent,
             support_note=support_note,
             source="web",
+            wellbeing=wellbeing,
         )
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
         return _stored(row)
+
+    def intake(self, client_id: str) -> StoredIntake:
+        """One intake by id; ``NotFoundError`` when there is none."""
+        with Session(self.engine) as session:
+            row = session.get(IntakeRow, client_id)
+            if row is None:
+                raise NotFoundError(f"no client {client_id!r}")
+            return _stored(row)
 
     def intake_by_token(self, token: str) -> StoredIntake:
         """The intake behind a results link; ``NotFoundError`` for any other token."""
@@ -444,6 +556,8 @@ def _stored(row: IntakeRow) -> StoredIntake:
         urgent=row.urgent,
         support_note=row.support_note,
         created_at=row.created_at,
+        status=row.status,
+        wellbeing=row.wellbeing,
     )
 
 

@@ -55,11 +55,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from . import api, errors, extensions, intake, results, security
+    from . import api, auth, coordinator, errors, extensions, intake, results, security
 
     extensions.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(coordinator.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(results.bp)
     app.register_blueprint(api.bp)

@@ -1,0 +1,1 @@
+"""Benchmarks of the matcher (``make bench``, ``python -m bench [--quick]``); see docs/performance.md."""

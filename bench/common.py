@@ -1,0 +1,283 @@
+"""Shared pieces of the benchmarks: the machine line, timing statistics, the
+on-disk embedding cache and the simulated worlds the benchmarks run on.
+
+Embedding a 100,000-therapist simulated roster with the real model would take
+far longer than the whole benchmark budget, so the roster's *texts* come from
+a pool of ``POOL_THERAPISTS`` simulated therapists whose texts are embedded
+once with the real model and cached on disk (``MATCHER_BENCH_CACHE``, default
+``/tmp/matcher-bench-cache``). Every other column of a large roster
+(languages, city, modality, slots, fees, insurance, capacity, gender, faith)
+is simulated per therapist. Clients being ranked are always fresh simulated
+intakes whose texts are encoded by the real model at ranking time.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from matcher.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
+from matcher.features import concerns_text, specialties_text
+from matcher.schema import validate_frame
+from matcher.simulate import simulate_world
+from matcher.style import POLE_TEXTS, split_sentences
+from matcher.vocab import STYLE_AXES
+
+CACHE_ENV = "MATCHER_BENCH_CACHE"
+#: Distinct therapists whose texts are embedded with the real model and tiled.
+POOL_THERAPISTS = 4000
+#: Distinct clients whose texts are embedded for the training benchmark and tiled.
+POOL_CLIENTS = 4000
+POOL_SEED = 20240
+ROSTER_SEED = 7
+#: Text columns of a therapist taken from the pool (ratings go with the approach text).
+THERAPIST_TEXT_COLUMNS = ("specialties", "modalities", "approach", *STYLE_AXES)
+#: Text columns of an intake taken from the pool.
+CLIENT_TEXT_COLUMNS = ("story", "hopes")
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get(CACHE_ENV) or "/tmp/matcher-bench-cache")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def machine_line() -> str:
+    """One line naming the machine, the libraries and how busy the machine was."""
+    import sklearn
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        memory = float("nan")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GB RAM, {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}, numpy {np.__version__}, "
+        f"pandas {pd.__version__}, scikit-learn {sklearn.__version__}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads); load average {load:.1f} at start"
+    )
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Median and 95th percentile (and count) of repeated timings, in seconds."""
+
+    median: float
+    p95: float
+    n: int
+
+    @classmethod
+    def of(cls, samples: Iterable[float]) -> Stats:
+        values = sorted(samples)
+        return cls(statistics.median(values), float(np.percentile(values, 95)), len(values))
+
+    def ms(self) -> str:
+        return f"{self.median * 1000:.1f} / {self.p95 * 1000:.1f}"
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- embeddings -----------------------------------------------------------------------------
+
+
+class DiskVectorCache(MutableMapping):
+    """A dict of text key -> vector, saved to and loaded from one ``.npz`` file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data: dict[str, np.ndarray] = {}
+        self.dirty = False
+        if path.exists():
+            with np.load(path, allow_pickle=False) as saved:
+                keys, vectors = saved["keys"], saved["vectors"]
+            self.data = dict(zip(keys.tolist(), vectors, strict=True))
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: np.ndarray) -> None:
+        self.data[key] = np.asarray(value, dtype=np.float32)
+        self.dirty = True
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[key]
+        self.dirty = True
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        keys = np.array(list(self.data), dtype=str)
+        vectors = np.stack(list(self.data.values())) if self.data else np.zeros((0, 384))
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=keys, vectors=vectors.astype(np.float32))
+        tmp.replace(self.path)
+        self.dirty = False
+
+
+_REAL: SentenceTransformerEmbedder | None = None
+
+
+def real_embedder() -> SentenceTransformerEmbedder:
+    """The product's embedder (all-MiniLM-L6-v2), loaded once per process."""
+    global _REAL
+    if _REAL is None:
+        _REAL = SentenceTransformerEmbedder()
+        _REAL.encode(["warm-up"])
+    return _REAL
+
+
+def disk_cache() -> DiskVectorCache:
+    return DiskVectorCache(cache_dir() / "embeddings.npz")
+
+
+def cached_embedder(cache: DiskVectorCache | None = None) -> CachedEmbedder:
+    """The real embedder behind the on-disk cache (roster and pool texts cost nothing)."""
+    return CachedEmbedder(real_embedder(), cache if cache is not None else disk_cache())
+
+
+# --- simulated worlds -------------------------------------------------------------------------
+
+
+def _validated(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return validate_frame(frame, kind)
+
+
+@dataclass
+class Pool:
+    """Simulated therapists and clients whose texts are embedded with the real model."""
+
+    therapists: pd.DataFrame  # validated
+    clients: pd.DataFrame  # validated intakes
+
+
+def pool(n_therapists: int = POOL_THERAPISTS, n_clients: int = POOL_CLIENTS) -> Pool:
+    world = simulate_world(n_therapists, n_clients, seed=POOL_SEED, history=False)
+    return Pool(_validated(world.therapists, "therapists"), _validated(world.intakes, "intakes"))
+
+
+def roster_texts(therapists: pd.DataFrame) -> list[str]:
+    """Every text Roster.build encodes for these therapists (incl. style sentences)."""
+    texts = list(therapists["approach"])
+    texts += [
+        specialties_text(s, m)
+        for s, m in zip(therapists["specialties"], therapists["modalities"], strict=True)
+    ]
+    unrated = therapists[therapists[list(STYLE_AXES)].isna().any(axis=1)]
+    texts += [s for text in unrated["approach"] for s in split_sentences(text)]
+    return texts
+
+
+def client_texts(intakes: pd.DataFrame) -> list[str]:
+    """Every text encode_clients encodes for these intakes."""
+    texts: list[str] = []
+    for story, hopes, concerns in zip(
+        intakes["story"], intakes["hopes"], intakes["concerns"], strict=True
+    ):
+        texts += [story, hopes, concerns_text(concerns), *split_sentences(hopes)]
+    return texts
+
+
+def pole_texts() -> list[str]:
+    return [t for negative, positive in POLE_TEXTS.values() for t in (*negative, *positive)]
+
+
+def ensure_embedded(texts: Iterable[str], cache: DiskVectorCache, log=print) -> float:
+    """Encode (with the real model, in batches) the texts the cache lacks; returns texts/s
+    of that encode (nan when nothing was missing). Saves the cache."""
+    embedder = real_embedder()
+    wanted = list(dict.fromkeys(texts))
+    missing = [t for t in wanted if text_key(embedder.name, t) not in cache]
+    if not missing:
+        return float("nan")
+    log(f"  embedding {len(missing):,} uncached texts with {embedder.name} (cached afterwards)")
+    elapsed, vectors = timed(lambda: embedder.encode(missing))
+    for text, vector in zip(missing, vectors, strict=True):
+        cache[text_key(embedder.name, text)] = vector
+    cache.save()
+    return len(missing) / elapsed
+
+
+def tiled_roster(n: int, source: pd.DataFrame, seed: int = ROSTER_SEED) -> pd.DataFrame:
+    """A validated roster of ``n`` simulated therapists whose texts (and the self-ratings
+    that go with them) are those of ``source`` row ``j % len(source)``."""
+    world = simulate_world(n, 0, seed=seed, history=False)
+    frame = _validated(world.therapists, "therapists")
+    take = np.arange(n) % len(source)
+    for column in THERAPIST_TEXT_COLUMNS:
+        frame[column] = source[column].to_numpy()[take]
+    return frame
+
+
+def tile_client_texts(intakes: pd.DataFrame, source: pd.DataFrame) -> pd.DataFrame:
+    """Intakes whose story and hopes are those of ``source`` row ``i % len(source)``
+    (concerns, stated preferences and practicalities stay per client)."""
+    take = np.arange(len(intakes)) % len(source)
+    frame = intakes.copy()
+    for column in CLIENT_TEXT_COLUMNS:
+        frame[column] = source[column].to_numpy()[take]
+    return frame
+
+
+def fresh_intakes(n: int, roster_seed: int, client_seed: int) -> list[dict[str, Any]]:
+    """``n`` new simulated intakes (validated records), never embedded before."""
+    world = simulate_world(60, n, seed=roster_seed, client_seed=client_seed, history=False)
+    intakes = _validated(world.intakes, "intakes")
+    return [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+        for r in intakes.to_dict("records")
+    ]
