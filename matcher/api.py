@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .errors import MatcherError
 from .features import ClientProfile, Roster, encode_clients
+from .filters import constraint_masks, eligible
 from .rank import Ranking, rank_client
 from .registry import REGISTRY_FILE, default_model_dir, load_current
 from .schema import parse_intake, read_csv, validate_therapists
@@ -165,6 +167,21 @@ class Matcher:
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
         return rank_client(self.profile(intake), roster, self.scorer, k)
+
+    def eligible_therapists(self, intake: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Everyone who passes the client's hard constraints (for a coordinator's override)."""
+        roster = self.roster
+        record = parse_intake(intake)
+        rows = np.flatnonzero(eligible(constraint_masks(record, roster)))
+        names = roster.therapists["name"].to_numpy()
+        return [
+            {
+                "therapist_id": str(roster.ids[r]),
+                "name": str(names[r]),
+                "capacity": int(roster.capacity[r]),
+            }
+            for r in sorted(rows, key=lambda r: names[r])
+        ]
 
     def rank_many(self, intakes: pd.DataFrame, k: int = 5) -> list[Ranking]:
         """Rank a validated intakes frame, encoding all client texts in one batch."""

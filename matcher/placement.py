@@ -173,7 +173,7 @@ def _close_active(
 
 
 def request_rematch(store: Store, client_id: str, *, by: str) -> Placement:
-    """After a poor start: end the placement, free the place, and put the client back in the queue."""
+    """After a poor start: end the placement, free the place, requeue the client."""
     return _close_active(store, client_id, "rematch", by, "rematch", "waiting")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 
 from matcher import NotFoundError
+from matcher.placement import active_placement
 
 from .charts import style_chart
 from .extensions import current_store
@@ -27,4 +28,7 @@ def matches(token: str):
             (suggestion, style_chart(you, source, suggestion["style"], suggestion["name"]))
             for suggestion in ranking["suggestions"]
         ]
-    return render_template("results.html", intake=intake, ranking=ranking, cards=cards)
+    placement = active_placement(store, intake.client_id)
+    return render_template(
+        "results.html", intake=intake, ranking=ranking, cards=cards, placement=placement
+    )

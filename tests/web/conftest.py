@@ -109,3 +109,23 @@ def submit(client):
         return client.post("/intake", data=data, **kwargs)
 
     return post
+
+
+@pytest.fixture
+def login(client, store):
+    """Log the test client in as a new staff member: ``login("coordinator")`` or ``"admin"``."""
+    from matcher.accounts import create_user
+
+    def log_in(role: str = "coordinator", username: str | None = None):
+        user = create_user(store, username or f"{role}-user", "a-long-test-password", role)
+        with client.session_transaction() as session:
+            session["user_id"] = user.id
+        return user
+
+    return log_in
+
+
+@pytest.fixture
+def coordinator(login):
+    """The test client, logged in as a coordinator."""
+    return login("coordinator")

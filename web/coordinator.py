@@ -1,0 +1,202 @@
+"""The intake coordinator's workspace: the queue, one intake, placing, batch placement."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from matcher import MatcherError, NotFoundError
+from matcher.accounts import audit
+from matcher.explain import slot_label
+from matcher.placement import (
+    PlacementError,
+    assign,
+    confirm_batch,
+    end_placement,
+    placements_of,
+    propose_batch,
+    request_rematch,
+    waiting_queue,
+)
+from matcher.vocab import CONCERN_TAGS, MODALITIES, STYLE_AXES
+
+from . import wording
+from .auth import login_required
+from .charts import style_chart
+from .extensions import current_matcher, current_store
+
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
+
+MAX_SPREAD = 0.2
+
+
+@bp.get("/")
+@login_required("coordinator")
+def queue():
+    concern = request.args.get("concern") or None
+    modality = request.args.get("modality") or None
+    items = waiting_queue(current_store(), concern=concern, modality=modality)
+    return render_template(
+        "coordinator/queue.html",
+        items=items,
+        concern=concern,
+        modality=modality,
+        concerns=CONCERN_TAGS,
+        modalities=MODALITIES,
+        words=wording,
+    )
+
+
+def _ranking_for(client_id: str, record: dict) -> dict | None:
+    """The suggestions this client was shown; ranked now if they never were (imports)."""
+    store = current_store()
+    ranking = store.latest_ranking(client_id)
+    if ranking is None:
+        try:
+            ranking = current_matcher().rank({**record, "client_id": client_id}).as_dict()
+        except MatcherError:
+            return None
+        store.save_ranking(client_id, ranking)
+    return ranking
+
+
+@bp.get("/clients/<client_id>")
+@login_required("coordinator")
+def client(client_id: str):
+    store = current_store()
+    try:
+        intake = store.intake(client_id)
+    except NotFoundError:
+        abort(404)
+    audit(store, g.user.username, "view_intake", client_id=client_id)
+    ranking = _ranking_for(client_id, intake.record)
+    roster = current_matcher().roster
+    cards = []
+    if ranking is not None:
+        you, source = ranking["client_style"], ranking["client_style_source"]
+        for suggestion in ranking["suggestions"]:
+            row = roster.row_of.get(suggestion["therapist_id"])
+            cards.append(
+                {
+                    "suggestion": suggestion,
+                    "chart": style_chart(you, source, suggestion["style"], suggestion["name"]),
+                    "capacity": int(roster.capacity[row]) if row is not None else 0,
+                    "slots": _free_slots(roster, row, intake.record["availability"]),
+                }
+            )
+    return render_template(
+        "coordinator/client.html",
+        intake=intake,
+        record=intake.record,
+        ranking=ranking,
+        cards=cards,
+        axes=STYLE_AXES,
+        placements=placements_of(store, client_id),
+        others=current_matcher().eligible_therapists(intake.record),
+        words=wording,
+    )
+
+
+def _free_slots(roster, row, wanted: list[str]) -> list[tuple[str, bool]]:
+    """The therapist's free slots, the client's own times first (marked True)."""
+    if row is None:
+        return []
+    slots = roster.therapists.at[row, "availability"]
+    shared = [s for s in slots if s in wanted]
+    rest = [s for s in slots if s not in wanted]
+    return [(slot_label(s), True) for s in shared] + [(slot_label(s), False) for s in rest]
+
+
+def _back(client_id: str):
+    return redirect(url_for("coordinator.client", client_id=client_id), 303)
+
+
+@bp.post("/clients/<client_id>/assign")
+@login_required("coordinator")
+def place(client_id: str):
+    form = request.form
+    therapist_id = form.get("therapist_id", "")
+    override = form.get("kind") == "override"
+    try:
+        placement = assign(
+            current_store(),
+            client_id,
+            therapist_id,
+            by=g.user.username,
+            kind="override" if override else "suggested",
+            reason=form.get("reason", ""),
+            rank_shown=form.get("rank", type=int),
+            score=form.get("score", type=float),
+            model_version=form.get("model_version", ""),
+        )
+    except (PlacementError, NotFoundError) as error:
+        flash(f"Not placed: {error}")
+        return _back(client_id)
+    flash(f"Placed with {placement.therapist_name}.")
+    return _back(client_id)
+
+
+@bp.post("/clients/<client_id>/rematch")
+@login_required("coordinator")
+def rematch(client_id: str):
+    try:
+        request_rematch(current_store(), client_id, by=g.user.username)
+    except PlacementError as error:
+        flash(f"Nothing changed: {error}")
+    else:
+        flash("The placement has ended and the client is back in the queue for a new match.")
+    return _back(client_id)
+
+
+@bp.post("/clients/<client_id>/end")
+@login_required("coordinator")
+def end(client_id: str):
+    status = request.form.get("status", "ended")
+    if status not in ("ended", "dropped_out"):
+        abort(400)
+    try:
+        end_placement(current_store(), client_id, by=g.user.username, status=status)
+    except PlacementError as error:
+        flash(f"Nothing changed: {error}")
+    else:
+        flash("Dropped out (recorded for learning)." if status == "dropped_out" else "Ended.")
+    return _back(client_id)
+
+
+def _spread() -> float:
+    value = request.values.get("spread", type=float) or 0.0
+    return min(max(value, 0.0), MAX_SPREAD)
+
+
+@bp.get("/batch")
+@login_required("coordinator")
+def batch():
+    spread = _spread()
+    try:
+        proposal = propose_batch(current_store(), current_matcher(), spread=spread)
+    except MatcherError as error:
+        flash(f"No proposal: {error}")
+        return redirect(url_for("coordinator.queue"))
+    return render_template("coordinator/batch.html", proposal=proposal, spread=spread)
+
+
+@bp.post("/batch")
+@login_required("coordinator")
+def batch_confirm():
+    chosen = []
+    for value in request.form.getlist("placement"):
+        client_id, _, rest = value.partition("|")
+        therapist_id, _, score = rest.partition("|")
+        try:
+            chosen.append((client_id, therapist_id, float(score)))
+        except ValueError:
+            abort(400)
+    outcome = confirm_batch(
+        current_store(),
+        chosen,
+        by=g.user.username,
+        model_version=request.form.get("model_version", ""),
+    )
+    flash(f"Placed {len(outcome.placed)} clients.")
+    for client_id, why in outcome.failed:
+        flash(f"{client_id} not placed: {why}")
+    return redirect(url_for("coordinator.queue"), 303)
