@@ -107,13 +107,22 @@ def _seed_demo(args: argparse.Namespace) -> int:
         print(f"the database already holds data ({store.counts()}); not seeding")
         return 0
     world = simulate_world(args.therapists, args.clients, seed=args.seed)
+    # new clients of the same roster, still waiting: something for the coordinator's queue
+    fresh = simulate_world(
+        args.therapists, args.waiting, seed=args.seed, client_seed=args.seed + 1, history=False
+    ).intakes
+    fresh = fresh.assign(client_id=[f"W{i + 1:04d}" for i in range(len(fresh))])
     print(
         store.import_tables(
             therapists=_validated(world.therapists, "therapists"),
-            intakes=_validated(world.intakes, "intakes"),
+            intakes=pd.concat(
+                [_validated(world.intakes, "intakes"), _validated(fresh, "intakes")],
+                ignore_index=True,
+            ),
             outcomes=_validated(world.outcomes, "outcomes"),
         )
     )
+    print(f"{args.waiting} of them are new clients waiting for placement")
     return 0
 
 
@@ -180,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("seed-demo", help="fill an empty database with a simulated world")
     p.add_argument("--therapists", type=int, default=60)
-    p.add_argument("--clients", type=int, default=1500)
+    p.add_argument("--clients", type=int, default=1500, help="clients with history")
+    p.add_argument("--waiting", type=int, default=12, help="new clients in the queue")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(run=_seed_demo)
 

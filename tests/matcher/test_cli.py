@@ -126,3 +126,16 @@ def test_python_dash_m_matcher_runs():
         [sys.executable, "-m", "matcher", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "rank" in result.stdout
+
+
+def test_seed_demo_fills_an_empty_database_once(database_url, capsys):
+    args = ["--database-url", database_url, "seed-demo", "--therapists", "12", "--clients", "40",
+            "--waiting", "3"]
+    assert cli.main(args) == 0
+    from matcher.placement import waiting_queue
+
+    store = Store(database_url)
+    assert store.counts() == {"therapists": 12, "intakes": 43, "outcomes": 40}
+    assert sorted(i.client_id for i in waiting_queue(store)) == ["W0001", "W0002", "W0003"]
+    assert cli.main(args) == 0
+    assert "not seeding" in capsys.readouterr().out
