@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -60,3 +61,30 @@ def therapists_frame():
 @pytest.fixture
 def database_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+POSTGRES_URL = os.environ.get("MATCHER_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request, tmp_path) -> str:
+    """A fresh empty database on SQLite, then on PostgreSQL.
+
+    PostgreSQL runs when ``MATCHER_TEST_POSTGRES_URL`` names a database the
+    tests may wipe (``.ci/run`` starts one); otherwise that half is skipped,
+    except under ``MATCHER_REQUIRE_POSTGRES`` (CI), where it fails.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    if not POSTGRES_URL:
+        if os.environ.get("MATCHER_REQUIRE_POSTGRES"):
+            pytest.fail("MATCHER_REQUIRE_POSTGRES is set but MATCHER_TEST_POSTGRES_URL is not")
+        pytest.skip("set MATCHER_TEST_POSTGRES_URL to run against PostgreSQL (.ci/run does)")
+    from sqlalchemy import create_engine
+
+    from matcher.store import Base
+
+    engine = create_engine(POSTGRES_URL)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return POSTGRES_URL

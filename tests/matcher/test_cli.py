@@ -13,6 +13,12 @@ from matcher import cli
 from matcher.store import Store
 
 
+@pytest.fixture
+def database_url(any_database_url):
+    """Storage, import and placement run on SQLite and on PostgreSQL."""
+    return any_database_url
+
+
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch, fake_embedder):
     """The CLI builds the real embedder; swap in the fake for speed."""
@@ -129,8 +135,17 @@ def test_python_dash_m_matcher_runs():
 
 
 def test_seed_demo_fills_an_empty_database_once(database_url, capsys):
-    args = ["--database-url", database_url, "seed-demo", "--therapists", "12", "--clients", "40",
-            "--waiting", "3"]
+    args = [
+        "--database-url",
+        database_url,
+        "seed-demo",
+        "--therapists",
+        "12",
+        "--clients",
+        "40",
+        "--waiting",
+        "3",
+    ]
     assert cli.main(args) == 0
     from matcher.placement import waiting_queue
 

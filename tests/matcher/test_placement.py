@@ -33,6 +33,12 @@ INTAKE = {
 
 
 @pytest.fixture
+def database_url(any_database_url):
+    """Storage, import and placement run on SQLite and on PostgreSQL."""
+    return any_database_url
+
+
+@pytest.fixture
 def store(fixtures_dir, database_url):
     store = Store(database_url)
     store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
