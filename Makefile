@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint format bench train clean
+.PHONY: install run serve test lint format bench train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/matcher seed-demo
+	$(BIN)/flask --app web ensure-demo-user
 	$(BIN)/python train.py --if-missing
 	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
+
+# Production: waitress on $(HOST):$(PORT). Needs SECRET_KEY (and DATABASE_URL for PostgreSQL).
+serve: install
+	MATCHER_ENV=production $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 \
+		--call web:create_app
 
 train: install
 	$(BIN)/python train.py

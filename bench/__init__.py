@@ -1,1 +1,4 @@
-"""Benchmarks of the matcher (``make bench``, ``python -m bench [--quick]``); see docs/performance.md."""
+"""Benchmarks of the matcher: ``make bench`` or ``python -m bench [--quick]``.
+
+See docs/performance.md for what each one measures and the last results.
+"""

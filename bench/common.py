@@ -281,3 +281,145 @@ def fresh_intakes(n: int, roster_seed: int, client_seed: int) -> list[dict[str, 
         {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
         for r in intakes.to_dict("records")
     ]
+
+
+# --- a learned model whose track record covers the first therapists of every roster ----------
+
+HISTORY_THERAPISTS = 1000
+HISTORY_CLIENTS = 8000
+HISTORY_SEED = 31
+
+
+@dataclass
+class History:
+    """A simulated outcome history (texts tiled from the pool) and the model trained on it."""
+
+    therapists: pd.DataFrame
+    intakes: pd.DataFrame
+    outcomes: pd.DataFrame
+
+
+def history(
+    source: Pool,
+    n_therapists: int = HISTORY_THERAPISTS,
+    n_clients: int = HISTORY_CLIENTS,
+    seed: int = HISTORY_SEED,
+) -> History:
+    world = simulate_world(n_therapists, n_clients, seed=seed)
+    therapists = _validated(world.therapists, "therapists")
+    take = np.arange(len(therapists)) % len(source.therapists)
+    for column in THERAPIST_TEXT_COLUMNS:
+        therapists[column] = source.therapists[column].to_numpy()[take]
+    intakes = tile_client_texts(_validated(world.intakes, "intakes"), source.clients)
+    return History(therapists, intakes, _validated(world.outcomes, "outcomes"))
+
+
+def training_tables(n_rows: int, n_therapists: int, source: Pool, seed: int = 41) -> dict:
+    """Validated therapists, intakes and outcomes with ``n_rows`` outcomes (one per client);
+    texts tiled from the pool, everything else simulated per row."""
+    world = simulate_world(n_therapists, n_rows, seed=seed)
+    therapists = _validated(world.therapists, "therapists")
+    take = np.arange(len(therapists)) % len(source.therapists)
+    for column in THERAPIST_TEXT_COLUMNS:
+        therapists[column] = source.therapists[column].to_numpy()[take]
+    intakes = tile_client_texts(_validated(world.intakes, "intakes"), source.clients)
+    return {
+        "therapists": therapists,
+        "intakes": intakes,
+        "outcomes": _validated(world.outcomes, "outcomes"),
+    }
+
+
+# --- shared state of one benchmark run ------------------------------------------------------
+
+
+class Context:
+    """What the benchmarks share in one run: the pool, the embedding cache, the big
+    roster frame and the scorers, each made once on first use."""
+
+    def __init__(self, quick: bool, log=print):
+        self.quick = quick
+        self.log = log
+        self._pool: Pool | None = None
+        self._cache: DiskVectorCache | None = None
+        self._frames: dict[int, pd.DataFrame] = {}
+        self._scorers: dict[str, Any] | None = None
+        self._history: History | None = None
+
+    @property
+    def cache(self) -> DiskVectorCache:
+        if self._cache is None:
+            self._cache = disk_cache()
+        return self._cache
+
+    @property
+    def pool(self) -> Pool:
+        if self._pool is None:
+            self._pool = pool()
+            texts = roster_texts(self._pool.therapists) + client_texts(self._pool.clients)
+            rate = ensure_embedded([*texts, *pole_texts()], self.cache, self.log)
+            if rate == rate:
+                self.log(f"  (first run: pool embedded at {rate:.0f} texts/s, now cached)")
+        return self._pool
+
+    def embedder(self) -> CachedEmbedder:
+        """The real model behind the on-disk cache: roster texts cost nothing."""
+        return CachedEmbedder(real_embedder(), self.cache)
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            self._history = history(self.pool)
+            ensure_embedded(client_texts(self._history.intakes), self.cache, self.log)
+        return self._history
+
+    def roster_frame(self, n: int) -> pd.DataFrame:
+        """A validated roster of n therapists: the history's therapists first (so the
+        learned model's track record applies), then simulated ones with pool texts."""
+        if n not in self._frames:
+            head = self.history.therapists
+            frame = tiled_roster(max(n, len(head)), self.pool.therapists)
+            frame = pd.concat([head, frame.iloc[len(head) :]], ignore_index=True).head(n)
+            self._frames[n] = frame
+        return self._frames[n]
+
+    def scorers(self) -> dict[str, Any]:
+        """{"learned": what train.py would choose, "linear": logistic, "boosted": trees},
+        trained on the simulated history (cached on disk between runs)."""
+        if self._scorers is None:
+            self._scorers = _trained_scorers(self)
+        return self._scorers
+
+
+def _source_digest() -> str:
+    import hashlib
+
+    import matcher
+
+    root = Path(matcher.__file__).parent
+    digest = hashlib.sha256()
+    for name in ("features.py", "model.py", "training.py", "style.py", "simulate.py"):
+        digest.update((root / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _trained_scorers(ctx: Context) -> dict[str, Any]:
+    import joblib
+
+    from matcher.training import build_training_set, features_with_history, fit_scorer, train
+
+    path = cache_dir() / f"scorers-{_source_digest()}.joblib"
+    if path.exists():
+        return joblib.load(path)
+    h = ctx.history
+    ctx.log(f"  training the benchmark's models on {len(h.outcomes):,} simulated outcomes")
+    ts = build_training_set(h.therapists, h.intakes, h.outcomes, ctx.embedder())
+    result = train(ts)
+    features = features_with_history(ts, ~ts.holdout)
+    scorers = {"learned": result.scorer, "learned_candidate": result.card["candidate"]}
+    for name, candidate in (("linear", "logistic"), ("boosted", "boosted")):
+        scorer = fit_scorer(ts, features, ~ts.holdout, candidate)
+        scorer.version = candidate
+        scorers[name] = scorer
+    joblib.dump(scorers, path)
+    return scorers

@@ -62,6 +62,7 @@ class User:
     id: int
     username: str
     role: str
+    active: bool = True
 
     @property
     def is_admin(self) -> bool:
@@ -73,7 +74,7 @@ class User:
 
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.username, row.role)
+    return User(row.id, row.username, row.role, row.active)
 
 
 def create_user(store: Store, username: str, password: str, role: str = "coordinator") -> User:
@@ -156,6 +157,11 @@ AUDIT_ACTIONS = frozenset(
         "create_user",
         "login",
         "login_failed",
+        "import_roster",
+        "promote_model",
+        "logout",
+        "activate_user",
+        "deactivate_user",
     }
 )
 
@@ -198,12 +204,19 @@ class AuditEntry:
 
 
 def audit_entries(
-    store: Store, *, client_id: str | None = None, limit: int = 200
+    store: Store,
+    *,
+    client_id: str | None = None,
+    action: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[AuditEntry]:
-    """The newest entries first, optionally for one client."""
-    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+    """The newest entries first, optionally for one client or one action; ``offset`` pages."""
+    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit).offset(offset)
     if client_id is not None:
         query = query.where(AuditRow.client_id == client_id)
+    if action is not None:
+        query = query.where(AuditRow.action == action)
     with Session(store.engine) as session:
         return [
             AuditEntry(r.at, r.actor, r.action, r.client_id, r.therapist_id, dict(r.detail or {}))

@@ -94,6 +94,18 @@ class _Index:
         return matrix
 
 
+def _encode_rows(
+    embedder: Embedder, texts: list[str], n: int, rows: np.ndarray, dimension: int | None
+) -> np.ndarray:
+    """(n, d) with the encoded ``texts`` at ``rows`` (the other rows are filled by the caller)."""
+    vectors = embedder.encode(texts)
+    if len(rows) == n:
+        return vectors
+    out = np.zeros((n, vectors.shape[1] if len(texts) else dimension), dtype=np.float32)
+    out[rows] = vectors
+    return out
+
+
 def roster_fingerprint(therapists: pd.DataFrame) -> str:
     """Content hash of a validated roster; equal rosters share arrays."""
     payload = json.dumps(
@@ -138,6 +150,8 @@ class Roster:
     faith: np.ndarray  # (n,) int32
     version: str = ""
     row_of: dict[str, int] = field(default_factory=dict)
+    #: Arrays derived from the roster for one model (see :meth:`track_table`).
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -149,17 +163,47 @@ class Roster:
         Texts are encoded in two batches; pass a :class:`~matcher.embed.CachedEmbedder`
         so unchanged therapists cost nothing on a rebuild.
         """
-        t = therapists.reset_index(drop=True)
-        approach = embedder.encode(t["approach"].tolist())
-        specialties = embedder.encode(
-            [specialties_text(s, m) for s, m in zip(t["specialties"], t["modalities"], strict=True)]
+        return cls._build(therapists.reset_index(drop=True), embedder, styles)
+
+    @classmethod
+    def _build(
+        cls,
+        t: pd.DataFrame,
+        embedder: Embedder,
+        styles: StyleInferrer,
+        reuse: tuple[Roster, np.ndarray, np.ndarray] | None = None,
+    ) -> Roster:
+        """``reuse = (old, new_rows, old_rows)``: those rows' texts are unchanged, so their
+        vectors and styles are copied from ``old`` instead of encoded and inferred."""
+        fresh = np.ones(len(t), dtype=bool)
+        if reuse is not None:
+            fresh[reuse[1]] = False
+        rows = np.flatnonzero(fresh)
+        d = reuse[0].approach_embedding.shape[1] if reuse is not None else None
+        approach = _encode_rows(embedder, t["approach"].iloc[rows].tolist(), len(t), rows, d)
+        specialties = _encode_rows(
+            embedder,
+            [
+                specialties_text(s, m)
+                for s, m in zip(
+                    t["specialties"].iloc[rows], t["modalities"].iloc[rows], strict=True
+                )
+            ],
+            len(t),
+            rows,
+            d,
         )
         ratings = t[list(STYLE_AXES)].to_numpy(dtype=float, na_value=np.nan)
         inferred = np.zeros_like(ratings, dtype=np.float32)
-        unrated = np.flatnonzero(np.isnan(ratings).any(axis=1))  # infer only where needed
+        unrated = np.flatnonzero(np.isnan(ratings).any(axis=1) & fresh)  # infer only where needed
         if len(unrated):
             inferred[unrated] = styles.infer_texts(t["approach"].iloc[unrated].tolist())
         style, given = resolve_style(ratings, inferred)
+        if reuse is not None:
+            old, new_rows, old_rows = reuse
+            approach[new_rows] = old.approach_embedding[old_rows]
+            specialties[new_rows] = old.specialties_embedding[old_rows]
+            style[new_rows], given[new_rows] = old.style[old_rows], old.style_given[old_rows]
         tags = _Index([*CONCERN_TAGS, *(tag for row in t["specialties"] for tag in row)])
         languages = _Index([lang for row in t["languages"] for lang in row])
         cities = _Index(t["city"].tolist())
@@ -198,11 +242,57 @@ class Roster:
             row_of={tid: i for i, tid in enumerate(ids)},
         )
 
+    def update(
+        self,
+        changed: pd.DataFrame,
+        embedder: Embedder,
+        styles: StyleInferrer,
+        removed: Any = (),
+    ) -> Roster:
+        """A new roster after some therapists changed: what :meth:`build` would give for
+        the updated frame, encoding only the changed therapists' texts.
+
+        Parameters
+        ----------
+        changed : validated therapists (new or edited); an id already on the roster
+            replaces that row in place, a new id is appended
+        removed : ids to drop
+
+        This roster is left as it was (rankings running on it are unaffected).
+        """
+        changed = changed.reset_index(drop=True)
+        frame = self.therapists
+        n = len(frame)
+        position = {tid: n + i for i, tid in enumerate(changed["therapist_id"])}
+        keep = ~frame["therapist_id"].isin(set(removed)).to_numpy()
+        source = frame["therapist_id"].map(position).fillna(-1).astype(int).to_numpy()
+        swap = source >= 0
+        take = np.where(swap, source, np.arange(n))[keep]  # in place, edited or not
+        known = set(frame["therapist_id"])
+        appended = [position[tid] for tid in changed["therapist_id"] if tid not in known]
+        combined = pd.concat([frame, changed], ignore_index=True)
+        t = combined.iloc[np.concatenate([take, appended]).astype(int)].reset_index(drop=True)
+        old_rows = np.flatnonzero(keep & ~swap)  # therapists whose texts did not change
+        new_rows = np.flatnonzero(~swap[keep])
+        return type(self)._build(t, embedder, styles, reuse=(self, new_rows, old_rows))
+
     def refresh_capacity(self, capacities: dict[str, int]) -> None:
         """Take fresh open-place counts (placements change them; nothing else does)."""
         fresh = np.array([capacities.get(tid, 0) for tid in self.ids], dtype=int)
         self.capacity = fresh  # swapped whole, so a concurrent ranking sees old or new
         self.therapists = self.therapists.assign(capacity=fresh)
+
+    def track_table(self, track_record: Any) -> Any:
+        """``track_record.lookup(self.ids)``, computed once per roster and track record
+        (None when the track record has no ``lookup``)."""
+        lookup = getattr(track_record, "lookup", None)
+        if lookup is None:
+            return None
+        held = self._derived.get("track_table")
+        if held is None or held[0] is not track_record:
+            held = (track_record, lookup(self.ids))
+            self._derived["track_table"] = held  # one entry: the current model's
+        return held[1]
 
     def record(self, row: int) -> dict[str, Any]:
         return self.therapists.iloc[row].to_dict()
@@ -234,13 +324,17 @@ def encode_clients(
     """Profiles for validated intake records, with every text encoded in one batch.
 
     Per client the batch holds the story, the hopes, the concern tags as text,
-    and the sentences of the hopes (for inferring unstated preferences).
+    and the sentences of the hopes (for inferring unstated preferences). Each
+    distinct text is encoded once and profiles share its vector (a view), so a
+    million intakes built from few distinct texts need little memory.
     """
     sentences = [split_sentences(r["hopes"]) for r in records]
     texts: list[str] = []
     for record, group in zip(records, sentences, strict=True):
         texts += [record["story"], record["hopes"], concerns_text(record["concerns"]), *group]
-    vectors = embedder.encode(texts)
+    position: dict[str, int] = {}
+    distinct = np.array([position.setdefault(text, len(position)) for text in texts], dtype=int)
+    vectors = embedder.encode(list(position))
     sizes = np.array([3 + len(group) for group in sentences])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     hope_rows = np.concatenate(
@@ -248,14 +342,14 @@ def encode_clients(
         or [np.zeros(0, dtype=int)]
     ).astype(int)
     owner = np.repeat(np.arange(len(records)), sizes - 3)
-    inferred = styles.infer_sentences(vectors[hope_rows], owner, len(records))
+    inferred = styles.infer_sentences(vectors, owner, len(records), rows=distinct[hope_rows])
     profiles = []
     for i, record in enumerate(records):
         stated = np.array(
             [np.nan if record[a] is None else record[a] for a in STYLE_AXES], dtype=float
         )
         preference, strength, source = preferences(stated, inferred[i])
-        story, hopes, concerns = vectors[starts[i] : starts[i] + 3]
+        story, hopes, concerns = (vectors[j] for j in distinct[starts[i] : starts[i] + 3])
         profiles.append(ClientProfile(record, story, hopes, concerns, preference, strength, source))
     return profiles
 
@@ -354,10 +448,20 @@ def pair_features(
     rows = np.arange(len(roster)) if rows is None else np.asarray(rows)
     features = _features(_single(client_side([client], roster)), roster, rows)
     if track_record is not None:
-        effect = track_record.expected(roster.ids[rows], client.record["concerns"])
+        table = roster.track_table(track_record)
+        if table is not None:  # aligned to the roster once, then plain array lookups
+            effect = table.expected(rows, client.record["concerns"])
+            alliance = table.alliance[rows]
+        else:
+            effect = track_record.expected(roster.ids[rows], client.record["concerns"])
+            alliance = track_record.alliance(roster.ids[rows])
         features["effectiveness"] = effect.astype(np.float32)
-        features["alliance_history"] = track_record.alliance(roster.ids[rows]).astype(np.float32)
+        features["alliance_history"] = alliance.astype(np.float32)
     return features
+
+
+#: Pairs whose features are built at once (bounds memory: three (P, d) float32 arrays).
+PAIR_CHUNK = 32768
 
 
 def pair_features_for_pairs(
@@ -373,7 +477,16 @@ def pair_features_for_pairs(
     formulas are those of :func:`pair_features`.
     """
     client_index, rows = np.asarray(client_index), np.asarray(rows)
-    features = _features(_take(client_side(clients, roster), client_index), roster, rows)
+    if len(rows) <= PAIR_CHUNK:
+        features = _features(_take(client_side(clients, roster), client_index), roster, rows)
+    else:  # in chunks: per-pair (P, d) arrays of a million pairs would not fit in memory
+        parts = []
+        for start in range(0, len(rows), PAIR_CHUNK):
+            chunk = slice(start, start + PAIR_CHUNK)
+            used, local = np.unique(client_index[chunk], return_inverse=True)
+            side = _take(client_side([clients[i] for i in used], roster), local)
+            parts.append(_features(side, roster, rows[chunk]))
+        features = pd.concat(parts, ignore_index=True)
     if track_record is not None:
         concerns = [clients[i].record["concerns"] for i in client_index]
         effect = track_record.expected_for_pairs(roster.ids[rows], concerns)
@@ -382,22 +495,115 @@ def pair_features_for_pairs(
     return features
 
 
-def _rowdot(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    if vectors.ndim == 1:
-        return matrix @ vectors
-    return np.einsum("pd,pd->p", matrix, vectors)
+#: Above this share of the roster, one client's similarities are computed for the whole
+#: roster and then indexed: one pass over the (n, d) matrix instead of copying the rows.
+FULL_PASS_SHARE = 0.25
 
 
-def _features(side: ClientSide, roster: Roster, rows: np.ndarray) -> pd.DataFrame:
+def _similarity(matrix: np.ndarray, vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Dot products of roster ``rows`` with one client vector (d,) or one per pair (P, d).
+
+    Every path computes each pair's dot product with the same einsum kernel, one
+    row at a time, so a pair's value is bit-for-bit the same whether it is scored
+    alone, with the whole roster, or among training pairs (a BLAS matrix-vector
+    product rounds differently with the number of rows, and a tree model's split
+    can fall between the two roundings).
+    """
+    if vectors.ndim == 2:
+        return np.einsum("pd,pd->p", matrix[rows], vectors)
+    if len(rows) >= FULL_PASS_SHARE * len(matrix):  # no copy of the selected rows
+        return np.einsum("nd,d->n", matrix, vectors)[rows]
+    return np.einsum("nd,d->n", matrix[rows], vectors)
+
+
+def _coverage_counts(roster: Roster, rows: np.ndarray, tags: np.ndarray) -> np.ndarray:
+    """How many of the client's known tags each therapist lists, (len(rows),) int."""
+    if tags.ndim == 1:  # one client: only the columns of their own tags matter
+        return roster.specialties[:, np.flatnonzero(tags)].sum(axis=1)[rows]
+    return (roster.specialties[rows] & tags).sum(axis=1)
+
+
+_SIMILARITIES = {  # feature: (client vector, roster matrix)
+    "hopes_approach": ("hopes", "approach_embedding"),
+    "story_specialties": ("story", "specialties_embedding"),
+    "concern_semantic": ("concerns", "specialties_embedding"),
+}
+
+
+def pair_features_by_client(
+    clients: list[ClientProfile],
+    owner: np.ndarray,
+    roster: Roster,
+    rows: np.ndarray,
+    track_record: TrackRecordLike | None = None,
+) -> pd.DataFrame:
+    """Features of each client against many roster rows, as one frame.
+
+    Pair ``p`` is ``clients[owner[p]]`` with roster row ``rows[p]``; ``owner`` must be
+    sorted (each client's pairs together). Bit for bit what :func:`pair_features`
+    gives each client for its rows, without the per-pair copies of client vectors
+    that :func:`pair_features_for_pairs` makes (suited to many pairs per client).
+    """
+    owner, rows = np.asarray(owner), np.asarray(rows)
+    side = client_side(clients, roster)
+    per_pair = ClientSide(
+        **{
+            name: value[owner]
+            for name, value in vars(side).items()
+            if name not in ("story", "hopes", "concerns")
+        },
+        story=side.story,
+        hopes=side.hopes,
+        concerns=side.concerns,
+    )
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
+    ends = np.r_[starts[1:], len(owner)].astype(int)
+    similarities = {}
+    for name, (vector, matrix) in _SIMILARITIES.items():
+        values, out = getattr(roster, matrix), np.zeros(len(rows), dtype=np.float32)
+        vectors = getattr(side, vector)
+        for start, end in zip(starts, ends, strict=True):  # one einsum per client
+            out[start:end] = np.einsum("nd,d->n", values[rows[start:end]], vectors[owner[start]])
+        similarities[name] = out
+    features = _features(per_pair, roster, rows, similarities)
+    if track_record is not None:
+        concerns = [client.record["concerns"] for client in clients]
+        table = roster.track_table(track_record)
+        if table is not None:
+            effect = table.expected_for_clients(rows, owner, concerns)
+            alliance = table.alliance[rows]
+        else:
+            effect = np.concatenate(
+                [np.zeros(0)]
+                + [
+                    track_record.expected(roster.ids[rows[start:end]], concerns[owner[start]])
+                    for start, end in zip(starts, ends, strict=True)
+                ]
+            )
+            alliance = track_record.alliance(roster.ids[rows])
+        features["effectiveness"] = effect.astype(np.float32)
+        features["alliance_history"] = alliance.astype(np.float32)
+    return features
+
+
+def _features(
+    side: ClientSide,
+    roster: Roster,
+    rows: np.ndarray,
+    similarities: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     gap = np.abs(roster.style[rows] - side.preference)
     style_fit = side.strength * (1.0 - gap / 3.0)
     columns: dict[str, np.ndarray] = {
         name: style_fit[:, a] for a, name in enumerate(STYLE_FEATURES)
     }
-    columns["hopes_approach"] = _rowdot(roster.approach_embedding[rows], side.hopes)
-    columns["story_specialties"] = _rowdot(roster.specialties_embedding[rows], side.story)
-    columns["concern_semantic"] = _rowdot(roster.specialties_embedding[rows], side.concerns)
-    covered = (roster.specialties[rows] & side.concern_tags).sum(axis=1)
+    for name, (vector, matrix) in _SIMILARITIES.items():
+        columns[name] = (
+            similarities[name]
+            if similarities is not None
+            else _similarity(getattr(roster, matrix), getattr(side, vector), rows)
+        )
+    covered = _coverage_counts(roster, rows, side.concern_tags)
     columns["concern_coverage"] = covered / np.maximum(side.n_concerns, 1)
     therapist_gender = roster.gender[rows]
     columns["gender_preference"] = np.where(

@@ -78,8 +78,69 @@ def constraint_masks(record: dict[str, Any], roster: Roster) -> dict[str, np.nda
     }
 
 
+def constraint_masks_many(records: list[dict[str, Any]], roster: Roster) -> dict[str, np.ndarray]:
+    """:func:`constraint_masks` for many clients at once.
+
+    Returns
+    -------
+    dict mapping each name in ``CONSTRAINTS`` to a (len(records), n) bool array whose
+    row i equals ``constraint_masks(records[i], roster)[name]``.
+    """
+    m, n = len(records), len(roster)
+    everyone = np.ones((m, n), dtype=bool)
+
+    def pick(matrix: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Columns ``codes`` of a (n, c) bool matrix as rows; code -1 gives all False."""
+        padded = np.column_stack([matrix, np.zeros(n, dtype=bool)])
+        return padded[:, np.where(codes >= 0, codes, matrix.shape[1])].T
+
+    speaks = pick(roster.languages, roster.languages_index.codes([r["language"] for r in records]))
+
+    city = roster.cities.codes([r["city"] for r in records])[:, None]
+    here = roster.in_person[None, :] & (roster.city[None, :] == city) & (city >= 0)
+    modality_of = np.array([r["modality"] for r in records], dtype=object)[:, None]
+    telehealth = np.broadcast_to(roster.telehealth, (m, n))
+    modality = np.where(
+        modality_of == "telehealth",
+        telehealth,
+        np.where(modality_of == "in_person", here, telehealth | here),
+    )
+
+    wanted = np.zeros((m, len(SLOTS)), dtype=np.float32)
+    for i, record in enumerate(records):
+        wanted[i, [_SLOT_POSITION[slot] for slot in record["availability"]]] = 1.0
+    free = (wanted @ roster.slots.T.astype(np.float32)) > 0
+    availability = np.where(wanted.any(axis=1)[:, None], free, everyone)
+
+    max_fee = np.array(
+        [np.nan if r["max_fee"] is None else r["max_fee"] for r in records], dtype=float
+    )[:, None]
+    insured = pick(roster.insurance, roster.insurers.codes([r["insurance"] for r in records]))
+    affordable = insured | (roster.fee[None, :] <= max_fee) | roster.sliding_scale[None, :]
+    cost = np.where(np.isnan(max_fee), everyone, affordable)
+
+    required = np.array([bool(r["gender_required"]) for r in records])[:, None]
+    wanted_gender = roster.genders.codes([r["therapist_gender"] for r in records])[:, None]
+    same_gender = (roster.gender[None, :] == wanted_gender) & (wanted_gender >= 0)
+    gender = np.where(required, same_gender, everyone)
+
+    affirming = np.array([bool(r["lgbtq_affirming_required"]) for r in records])[:, None]
+    lgbtq = np.where(affirming, roster.lgbtq_affirming[None, :], everyone)
+
+    return {
+        "language": speaks,
+        "modality": modality,
+        "availability": availability,
+        "cost": cost,
+        "capacity": np.broadcast_to(roster.capacity > 0, (m, n)),
+        "gender": gender,
+        "lgbtq_affirming": lgbtq,
+    }
+
+
 def eligible(masks: dict[str, np.ndarray]) -> np.ndarray:
-    """(n,) bool: therapists who satisfy every constraint."""
+    """(n,) bool (or (m, n) for :func:`constraint_masks_many`): therapists who satisfy
+    every constraint."""
     return np.logical_and.reduce([masks[name] for name in CONSTRAINTS])
 
 

@@ -14,6 +14,7 @@ the :class:`~matcher.scoring.Scorer` interface, so ranking does not change.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -242,6 +243,24 @@ class TrackRecord(BaseEstimator):
         rows = table.reindex(index=ids, columns=known).fillna(0.0)
         return rows.sum(axis=1).to_numpy() / len(concerns)
 
+    def lookup(self, therapist_ids: Sequence[str]) -> TrackTable:
+        """The record aligned to these therapists, for many fast queries (one per client).
+
+        ``lookup(ids).expected(rows, concerns)`` equals ``expected(ids[rows], concerns)``
+        and ``lookup(ids).alliance(rows)`` equals ``alliance(ids[rows])``, bit for bit.
+        """
+        check_is_fitted(self, ["effects_", "alliance_"])
+        ids = pd.Index(therapist_ids)
+        if self.effects_.empty:
+            table = pd.DataFrame(index=ids, dtype=float)
+        else:
+            table = self.effects_.unstack("concern").reindex(index=ids).fillna(0.0)
+        return TrackTable(
+            effects=np.ascontiguousarray(table.to_numpy(dtype=float)),
+            concern_column={concern: j for j, concern in enumerate(table.columns)},
+            alliance=self.alliance(ids),
+        )
+
     def expected_for_pairs(
         self, therapist_ids: Sequence[str], concerns: Sequence[Sequence[str]]
     ) -> np.ndarray:
@@ -257,6 +276,44 @@ class TrackRecord(BaseEstimator):
         long = long.merge(effects, on=["therapist_id", "concern"], how="left")
         total = long.groupby("pair")["effect"].sum(min_count=1).reindex(range(len(pairs)))
         return np.nan_to_num(total.to_numpy(dtype=float)) / np.maximum(count, 1)
+
+
+@dataclass(frozen=True)
+class TrackTable:
+    """A :class:`TrackRecord` aligned to one roster's rows (see :meth:`TrackRecord.lookup`)."""
+
+    effects: np.ndarray  # (n, n_concerns) float64, 0 where unknown
+    concern_column: dict[str, int]
+    alliance: np.ndarray  # (n,) float64
+
+    def expected(self, rows: np.ndarray, concerns: Sequence[str]) -> np.ndarray:
+        """Mean shrunken improvement over ``concerns`` for roster ``rows`` (len(rows),)."""
+        columns = [self.concern_column[c] for c in concerns if c in self.concern_column]
+        if not len(concerns) or not columns:
+            return np.zeros(len(rows))
+        return self.effects[rows][:, columns].sum(axis=1) / len(concerns)
+
+    def expected_for_clients(
+        self, rows: np.ndarray, owner: np.ndarray, concerns: Sequence[Sequence[str]]
+    ) -> np.ndarray:
+        """:meth:`expected` for many pairs at once, bit for bit: pair ``p`` is roster row
+        ``rows[p]`` with the client whose concerns are ``concerns[owner[p]]``."""
+        rows, owner = np.asarray(rows), np.asarray(owner)
+        known = [
+            [self.concern_column[c] for c in cs if c in self.concern_column] for cs in concerns
+        ]
+        n_known = np.array([len(k) for k in known], dtype=int)
+        total = np.array([len(cs) for cs in concerns], dtype=int)
+        out = np.zeros(len(rows))
+        for size in np.unique(n_known[n_known > 0]):  # same-length column lists stack
+            group = np.flatnonzero(n_known == size)
+            columns = np.array([known[i] for i in group], dtype=int)
+            position = np.full(len(known), -1)
+            position[group] = np.arange(len(group))
+            pairs = np.flatnonzero(n_known[owner] == size)
+            gathered = self.effects[rows[pairs][:, None], columns[position[owner[pairs]]]]
+            out[pairs] = gathered.sum(axis=1) / total[owner[pairs]]
+        return out
 
 
 def track_record_score(effect: np.ndarray) -> np.ndarray:
@@ -280,6 +337,14 @@ class LearnedScorer:
         self.track_record = track_record
         self.track_record_weight = track_record_weight
         self.version = version
+
+    @property
+    def exhaustive(self) -> bool:
+        """True when scoring every candidate is cheap (a linear click model); a tree
+        model scores a shortlist on large rosters (see :func:`matcher.rank.shortlist_scores`)."""
+        model = getattr(self.click_model, "model_", None)
+        last = model.steps[-1][1] if isinstance(model, Pipeline) else model
+        return isinstance(last, LogisticRegression)
 
     def click_probability(self, features: pd.DataFrame) -> np.ndarray:
         return self.click_model.predict_proba(features)[:, 1]

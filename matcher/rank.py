@@ -20,6 +20,14 @@ MAX_NEAR_MISSES = 3
 #: With fewer eligible candidates than this, reasons compare against the whole roster.
 MIN_BASELINE_CANDIDATES = 10
 BASELINE_SAMPLE = 2000
+#: A scorer that is not ``exhaustive`` (a tree model: about 5 µs per pair) scores at most
+#: a shortlist once there are more candidates than this; see :func:`shortlist_scores`.
+SHORTLIST_ABOVE = 4000
+#: Candidates scored by the model to fit the cheap surrogate score (evenly spread).
+SURROGATE_SAMPLE = 1024
+#: The shortlist: this many candidates (at least), best by the surrogate score.
+SHORTLIST_SIZE = 2000
+SHORTLIST_PER_SUGGESTION = 50
 
 
 @dataclass(frozen=True)
@@ -134,23 +142,36 @@ class Ranking(Sequence[Suggestion]):
         }
 
 
-def rank_client(client: ClientProfile, roster: Roster, scorer: Scorer, k: int = 5) -> Ranking:
+def rank_client(
+    client: ClientProfile,
+    roster: Roster,
+    scorer: Scorer,
+    k: int = 5,
+    *,
+    exhaustive: bool | None = None,
+) -> Ranking:
     """Rank the roster for one client; hard constraints are never violated.
 
     Parameters
     ----------
     k : int
         How many suggestions at most (>= 1).
+    exhaustive : bool, optional
+        Score every candidate with the model (True), or allow a shortlist above
+        ``SHORTLIST_ABOVE`` candidates (False). Default: the scorer's own
+        ``exhaustive`` attribute, True when it has none.
     """
     if not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+    if exhaustive is None:
+        exhaustive = bool(getattr(scorer, "exhaustive", True))
     masks = constraint_masks(client.record, roster)
     passing = eligible(masks)
     rows = np.flatnonzero(passing)
-    suggestions = _suggest(client, roster, scorer, rows, k)
+    suggestions = _suggest(client, roster, scorer, rows, k, exhaustive)
     near_misses: tuple[NearMiss, ...] = ()
     if len(rows) < k:
-        near_misses = _near_misses(client, roster, scorer, masks)
+        near_misses = _near_misses(client, roster, scorer, masks, exhaustive)
     return Ranking(
         suggestions=suggestions,
         near_misses=near_misses,
@@ -183,20 +204,64 @@ def _baseline(
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest scores, best first; ties keep roster order."""
     if len(scores) > 4 * k:
-        keep = np.argpartition(-scores, k - 1)[:k]
-        keep = np.sort(keep)  # roster order, so the stable sort breaks ties by it
+        # Everyone above the k-th score, then the earliest of those tied with it: an
+        # argpartition alone would pick among the tied ones arbitrarily.
+        cut = np.partition(-scores, k - 1)[k - 1]
+        above = np.flatnonzero(-scores < cut)
+        tied = np.flatnonzero(-scores == cut)[: k - len(above)]
+        keep = np.sort(np.concatenate([above, tied]))  # roster order for the stable sort
     else:
         keep = np.arange(len(scores))
     return keep[np.argsort(-scores[keep], kind="stable")][:k]
 
 
+def shortlist_scores(
+    scorer: Scorer, features: pd.DataFrame, k: int, exhaustive: bool = True
+) -> np.ndarray:
+    """Scores in [0, 1] of the rows of ``features``; ``-inf`` for rows not scored.
+
+    Exhaustive, or with at most ``SHORTLIST_ABOVE`` rows, every row is scored in
+    one call. Otherwise a cheap surrogate picks the rows worth scoring: the model
+    scores ``SURROGATE_SAMPLE`` evenly spread rows, a least-squares fit of their
+    logit on the features scores every row, and the model then scores the best
+    ``max(SHORTLIST_SIZE, SHORTLIST_PER_SUGGESTION * k)`` rows by the surrogate.
+    The top k is exact whenever the true top k is in the shortlist; how often
+    that holds on simulated rosters is measured by ``python -m bench`` (see
+    docs/performance.md).
+    """
+    n = len(features)
+    if exhaustive or n <= SHORTLIST_ABOVE:
+        return np.clip(scorer.score(features), 0.0, 1.0)
+    values = features.to_numpy(dtype=np.float64)
+    sample = np.unique(np.linspace(0, n - 1, SURROGATE_SAMPLE).astype(int))
+    sample_scores = np.clip(scorer.score(features.iloc[sample]), 0.0, 1.0)
+    design = np.column_stack([values, np.ones(n)])
+    target = np.log(np.clip(sample_scores, 1e-6, 1 - 1e-6) / np.clip(1 - sample_scores, 1e-6, 1))
+    weights = np.linalg.lstsq(design[sample], target, rcond=None)[0]
+    cheap = design @ weights
+    cheap[sample] = np.inf  # already scored
+    size = min(n, len(sample) + max(SHORTLIST_SIZE, SHORTLIST_PER_SUGGESTION * k))
+    chosen = np.sort(np.argpartition(-cheap, size - 1)[:size])
+    fresh = np.setdiff1d(chosen, sample, assume_unique=True)
+    scores = np.full(n, -np.inf)
+    scores[sample] = sample_scores
+    if len(fresh):
+        scores[fresh] = np.clip(scorer.score(features.iloc[fresh]), 0.0, 1.0)
+    return scores
+
+
 def _suggest(
-    client: ClientProfile, roster: Roster, scorer: Scorer, rows: np.ndarray, k: int
+    client: ClientProfile,
+    roster: Roster,
+    scorer: Scorer,
+    rows: np.ndarray,
+    k: int,
+    exhaustive: bool = True,
 ) -> tuple[Suggestion, ...]:
     if len(rows) == 0:
         return ()
     features = pair_features(client, roster, rows, _track_record(scorer))
-    scores = np.clip(scorer.score(features), 0.0, 1.0)
+    scores = shortlist_scores(scorer, features, k, exhaustive)
     best = _top(scores, k)
     reasons = explain_rows(client, roster, scorer, rows[best], features.iloc[best], features.mean())
     return tuple(
@@ -214,7 +279,11 @@ def _suggest(
 
 
 def _near_misses(
-    client: ClientProfile, roster: Roster, scorer: Scorer, masks: dict[str, np.ndarray]
+    client: ClientProfile,
+    roster: Roster,
+    scorer: Scorer,
+    masks: dict[str, np.ndarray],
+    exhaustive: bool = True,
 ) -> tuple[NearMiss, ...]:
     failures = np.stack([~masks[name] for name in CONSTRAINTS])  # (constraints, n)
     count = failures.sum(axis=0)
@@ -222,8 +291,15 @@ def _near_misses(
     rows = np.flatnonzero(close)
     if len(rows) == 0:
         return ()
+    # Fewest misses come first, so therapists missing more than the fewest that
+    # fill the list can never be shown: leave them unscored.
+    enough = np.cumsum(np.bincount(count[rows], minlength=MAX_NEAR_MISS_FAILURES + 1))
+    rows = rows[count[rows] <= int(np.argmax(enough >= min(MAX_NEAR_MISSES, len(rows))))]
     features = pair_features(client, roster, rows, _track_record(scorer))
-    scores = np.clip(scorer.score(features), 0.0, 1.0)
+    scores = np.full(len(rows), -np.inf)
+    for misses in np.unique(count[rows]):  # each group scored (or shortlisted) on its own
+        group = np.flatnonzero(count[rows] == misses)
+        scores[group] = shortlist_scores(scorer, features.iloc[group], MAX_NEAR_MISSES, exhaustive)
     order = np.lexsort((-scores, count[rows]))[:MAX_NEAR_MISSES]  # fewest misses, then best
     result = []
     for i in order:

@@ -47,6 +47,8 @@ class PriorScorer:
     """A transparent logistic score with hand-set weights (see ``PRIOR_WEIGHTS``)."""
 
     version = "prior"
+    #: Cheap enough to score every candidate (see :func:`matcher.rank.shortlist_scores`).
+    exhaustive = True
 
     def __init__(self, weights: dict[str, float] | None = None, intercept: float = PRIOR_INTERCEPT):
         self.weights = dict(PRIOR_WEIGHTS if weights is None else weights)

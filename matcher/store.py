@@ -258,17 +258,30 @@ class EmbeddingCache:
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
+        """Store vectors; a key another process stored meanwhile is left as it is."""
         if not items:
             return
+        rows = [
+            {"key": k, "vector": np.asarray(v, dtype=np.float32).tobytes()}
+            for k, v in items.items()
+        ]
+        dialect = self.store.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - other databases: plain insert of the missing keys
+            insert = None
         with Session(self.store.engine) as session, session.begin():
-            existing = set(
-                session.scalars(select(EmbeddingRow.key).where(EmbeddingRow.key.in_(list(items))))
-            )
-            session.add_all(
-                EmbeddingRow(key=k, vector=np.asarray(v, dtype=np.float32).tobytes())
-                for k, v in items.items()
-                if k not in existing
-            )
+            if insert is not None:
+                for start in range(0, len(rows), 500):
+                    statement = insert(EmbeddingRow).values(rows[start : start + 500])
+                    session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+            else:
+                existing = set(
+                    session.scalars(select(EmbeddingRow.key).where(EmbeddingRow.key.in_(items)))
+                )
+                session.add_all(EmbeddingRow(**r) for r in rows if r["key"] not in existing)
 
     def __contains__(self, key: str) -> bool:
         return bool(self.get_many([key]))
@@ -291,7 +304,7 @@ class Store:
         self.engine = create_engine(self.url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        migrate(self.engine)
         self._ensure_counters()
         self.embeddings = EmbeddingCache(self)
 
@@ -559,6 +572,31 @@ def _stored(row: IntakeRow) -> StoredIntake:
         status=row.status,
         wellbeing=row.wellbeing,
     )
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine) -> None:
+    """Bring the schema to the newest Alembic revision (same migrations on every database)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.begin() as connection:
+        config = _alembic_config(connection)
+        head = ScriptDirectory.from_config(config).get_current_head()
+        if MigrationContext.configure(connection).get_current_revision() != head:
+            command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -126,7 +126,9 @@ class StyleInferrer:
             self._poles = (np.stack(negatives), np.stack(positives))
         return self._poles
 
-    def infer_sentences(self, embeddings: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    def infer_sentences(
+        self, embeddings: np.ndarray, owner: np.ndarray, n: int, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """Ratings of ``n`` texts from the embeddings of their sentences.
 
         Parameters
@@ -134,6 +136,9 @@ class StyleInferrer:
         embeddings : (m, d) float32, one unit row per sentence
         owner : (m,) int in [0, n), which text each sentence belongs to
         n : int, the number of texts
+        rows : (m,) int, optional
+            Sentence i's embedding is ``embeddings[rows[i]]`` (``embeddings`` then
+            holds distinct sentences; repeated ones are compared with the poles once).
 
         Returns
         -------
@@ -141,10 +146,20 @@ class StyleInferrer:
         without sentences.
         """
         out = np.zeros((n, len(STYLE_AXES)), dtype=np.float32)
+        where = None
+        if rows is not None:
+            rows = np.asarray(rows, dtype=int)
+            used, where = np.unique(rows, return_inverse=True)
+            if len(used) == len(rows):  # nothing repeated: the rows themselves, in order
+                embeddings, where = embeddings[rows], None
+            else:
+                embeddings = embeddings[used]
         if len(embeddings) == 0:
             return out
         negative, positive = self.poles()
         to_negative, to_positive = embeddings @ negative.T, embeddings @ positive.T
+        if where is not None:
+            to_negative, to_positive = to_negative[where], to_positive[where]
         position = to_positive - to_negative  # (m, 4)
         relevance = np.maximum(to_positive, to_negative)
         # softmax within each text: subtract each text's max relevance for stability

@@ -13,6 +13,7 @@ import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,10 @@ from .features import (
     ClientProfile,
     Roster,
     encode_clients,
-    pair_features,
+    pair_features_by_client,
     pair_features_for_pairs,
 )
-from .filters import constraint_masks, eligible
+from .filters import constraint_masks_many, eligible
 from .model import (
     TRACK_RECORD_WEIGHT,
     ClickModel,
@@ -102,7 +103,7 @@ class TrainingSet:
     def __post_init__(self):
         self.holdout = holdout_mask(self.client_ids)
 
-    @property
+    @cached_property
     def client_ids(self) -> np.ndarray:
         return np.array([self.clients[i].record["client_id"] for i in self.client_index])
 
@@ -362,31 +363,68 @@ def evaluate(ts: TrainingSet, scorer: Scorer | None, mask: np.ndarray, seed: int
         click = getattr(scorer, "click_probability", scorer.score)
         probability = click(features)
     metrics = probability_metrics(ts.labels[pairs], probability)
-    placed_rank, top1, n_eligible = [], [], []
-    for p in pairs:
-        client, placed = ts.clients[ts.client_index[p]], ts.rows[p]
-        rows = np.flatnonzero(eligible(constraint_masks(client.record, ts.roster)))
-        if placed not in rows:  # placed outside today's constraints: rank among all
-            rows = np.append(rows, placed)
-        if scorer is None:
-            scores = rng.random(len(rows))
-        else:
-            scores = scorer.score(pair_features(client, ts.roster, rows, track))
-        order = rows[np.argsort(-scores, kind="stable")]
-        placed_rank.append(int(np.flatnonzero(order == placed)[0]) + 1)
-        top1.append(order[0] == placed)
-        n_eligible.append(len(rows))
+    placed_rank, n_eligible = placed_ranks(ts, scorer, pairs, rng)
+    top1 = placed_rank == 1
     logged = ts.propensity[pairs]
-    propensity = np.where(np.isnan(logged), 1.0 / np.array(n_eligible), logged)
-    rate, support = top1_click_rate(np.array(top1), ts.labels[pairs], propensity)
+    propensity = np.where(np.isnan(logged), 1.0 / n_eligible, logged)
+    rate, support = top1_click_rate(top1, ts.labels[pairs], propensity)
     metrics.update(
         {
-            f"ndcg_at_{RANKING_K}": ndcg_at_k(np.array(placed_rank), ts.labels[pairs], RANKING_K),
+            f"ndcg_at_{RANKING_K}": ndcg_at_k(placed_rank, ts.labels[pairs], RANKING_K),
             "top1_click_rate": rate,
             "top1_support": support,
         }
     )
     return metrics
+
+
+#: Held-out placements ranked at once in :func:`placed_ranks` (bounds memory).
+RANKING_CHUNK = 1024
+
+
+def placed_ranks(
+    ts: TrainingSet, scorer: Scorer | None, pairs: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each placement's therapist lands when its client's eligible therapists are
+    ranked (1 = first), and how many were ranked.
+
+    Equivalent to, for each pair in order: rank the client's eligible therapists
+    (plus the placed one, last, when it is not eligible today) by score with ties
+    in that order; ``scorer=None`` ranks by ``rng.random`` draws in that order. All
+    pairs of a chunk of clients are filtered, featurised and scored in one call each.
+    """
+    track = getattr(scorer, "track_record", None)
+    ranks = np.zeros(len(pairs), dtype=int)
+    sizes = np.zeros(len(pairs), dtype=int)
+    for start in range(0, len(pairs), RANKING_CHUNK):
+        chunk = pairs[start : start + RANKING_CHUNK]
+        clients = [ts.clients[i] for i in ts.client_index[chunk]]
+        ok = eligible(constraint_masks_many([c.record for c in clients], ts.roster))
+        local = np.arange(len(chunk))
+        placed = ts.rows[chunk]
+        late = ~ok[local, placed]  # placed outside today's constraints: ranked last among ties
+        owner, rows = np.nonzero(ok)
+        owner = np.concatenate([owner, local[late]])
+        rows = np.concatenate([rows, placed[late]])
+        after = np.concatenate([np.zeros(len(rows) - late.sum(), bool), np.ones(late.sum(), bool)])
+        order = np.lexsort((after, owner))
+        owner, rows = owner[order], rows[order]
+        if scorer is None:
+            scores = rng.random(len(rows))
+        else:
+            features = pair_features_by_client(clients, owner, ts.roster, rows, track)
+            scores = scorer.score(features)
+        count = np.bincount(owner, minlength=len(chunk))
+        first = np.concatenate([[0], np.cumsum(count)[:-1]])
+        position = np.arange(len(rows)) - first[owner]
+        is_placed = rows == placed[owner]  # exactly one entry per client
+        where = np.zeros(len(chunk), dtype=int)
+        where[owner[is_placed]] = np.flatnonzero(is_placed)
+        mine = scores[where][owner]
+        ahead = (scores > mine) | ((scores == mine) & (position < position[where][owner]))
+        ranks[start : start + len(chunk)] = 1 + np.bincount(owner, ahead, len(chunk)).astype(int)
+        sizes[start : start + len(chunk)] = count
+    return ranks, sizes
 
 
 @dataclass

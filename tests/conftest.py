@@ -80,11 +80,13 @@ def any_database_url(request, tmp_path) -> str:
         if os.environ.get("MATCHER_REQUIRE_POSTGRES"):
             pytest.fail("MATCHER_REQUIRE_POSTGRES is set but MATCHER_TEST_POSTGRES_URL is not")
         pytest.skip("set MATCHER_TEST_POSTGRES_URL to run against PostgreSQL (.ci/run does)")
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
     from matcher.store import Base
 
     engine = create_engine(POSTGRES_URL)
     Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     return POSTGRES_URL

@@ -19,6 +19,22 @@ from flask import Flask
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
+#: A production secret must be at least this long (e.g. ``python -c "import secrets;
+#: print(secrets.token_hex(32))"``).
+MIN_SECRET_LENGTH = 32
+
+
+def _production(app: Flask, generated_key: str) -> None:
+    """Refuse to serve real clients without a real secret; cookies only over HTTPS."""
+    secret = app.config["SECRET_KEY"]
+    if secret == generated_key or len(str(secret)) < MIN_SECRET_LENGTH:
+        raise RuntimeError(
+            "refusing to start in production without a real secret: set SECRET_KEY to "
+            f"{MIN_SECRET_LENGTH} or more random characters (see docs/operations.md)"
+        )
+    app.config.update(SESSION_COOKIE_SECURE=True, PRODUCTION=True)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``FLASK_*`` environment variables, then ``test_config``.
 
@@ -45,7 +61,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.from_mapping(test_config)
-    if app.config["SECRET_KEY"] == generated_key and not app.testing:
+    if app.config.get("PRODUCTION") or os.environ.get("MATCHER_ENV") == "production":
+        _production(app, generated_key)
+    elif app.config["SECRET_KEY"] == generated_key and not app.testing:
         app.logger.warning(
             "SECRET_KEY is not set; using a random key for this process only "
             "(sessions and forms break across restarts and between workers)"
@@ -55,14 +73,33 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    from . import api, auth, coordinator, errors, extensions, intake, results, security
+    from . import (
+        admin,
+        admin_data,
+        api,
+        auth,
+        coordinator,
+        dashboard,
+        errors,
+        extensions,
+        feedback,
+        intake,
+        limits,
+        results,
+        security,
+    )
 
     extensions.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(coordinator.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_data.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(results.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(dashboard.bp)
     return app

@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import getpass
 import secrets
+import unicodedata
 from urllib.parse import urlsplit
 
 import click
 from flask import (
     Blueprint,
-    abort,
     flash,
     g,
     redirect,
@@ -24,24 +24,69 @@ from flask import (
     session,
     url_for,
 )
+from flask.cli import with_appcontext
 
 from matcher import ValidationError
-from matcher.accounts import ROLES, audit, authenticate, create_user, get_user, has_users
+from matcher.accounts import (
+    ROLES,
+    audit,
+    authenticate,
+    create_user,
+    get_user,
+    has_users,
+    list_users,
+)
 
+from .errors import api_error
 from .extensions import current_store
 
 bp = Blueprint("auth", __name__)
 _SESSION_USER = "user_id"
+#: The audit log's actor for a failed login with a name that is no account.
+UNKNOWN_ACTOR = "unknown"
 
 
 def load_user() -> None:
-    """Put the logged-in staff member (or None) on ``g.user`` for this request."""
+    """Put the logged-in staff member (or None) on ``g.user`` for this request.
+
+    The account is read afresh on every request, so a deactivated account (or a
+    changed role) takes effect at once; a session whose account is no longer
+    active is emptied.
+    """
     user_id = session.get(_SESSION_USER)
     g.user = get_user(current_store(), user_id) if user_id is not None else None
+    if user_id is not None and g.user is None:
+        session.clear()
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    """True for API calls and clients that prefer JSON to HTML (or send JSON)."""
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    preferred = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return preferred == "application/json"
+
+
+def _refuse(status: int):
+    """401 (not logged in) or 403 (wrong role): the API envelope for JSON, a page otherwise."""
+    if status == 401:
+        message = "log in as a staff member to use this"
+    else:
+        message = "your account does not have access to this"
+    if _wants_json():
+        return api_error(status, {"_": message})
+    if status == 401:
+        # After login, come back here; only a page can be come back to, not a form post.
+        target = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else None
+        return redirect(url_for("auth.login", next=target))
+    page = render_template(
+        "error.html",
+        status=403,
+        title="Not allowed",
+        message="Your account does not have access to this page. "
+        "Ask an administrator if you need it.",
+    )
+    return page, 403
 
 
 def login_required(role: str = "coordinator"):
@@ -54,11 +99,9 @@ def login_required(role: str = "coordinator"):
         def wrapped(*args, **kwargs):
             user = g.get("user")
             if user is None:
-                if _wants_json():
-                    abort(401)
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                return _refuse(401)
             if not user.can(role):
-                abort(403)
+                return _refuse(403)
             return view(*args, **kwargs)
 
         wrapped.required_role = role  # lets tests sweep every protected route
@@ -68,8 +111,19 @@ def login_required(role: str = "coordinator"):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only redirect within this site after login (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only redirect within this site after login (no open redirects).
+
+    A path on this site starts with one "/" and is not followed by another
+    "/" or a "\\" (browsers read ``/\\evil.example`` as ``//evil.example``);
+    control characters and spaces, which browsers strip before parsing, are refused.
+    """
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(c.isspace() or unicodedata.category(c)[0] == "C" for c in target)
+    ):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
@@ -83,7 +137,7 @@ def login():
         username = request.form.get("username", "")
         user = authenticate(current_store(), username, request.form.get("password", ""))
         if user is None:
-            audit(current_store(), username[:64] or "?", "login_failed")
+            _audit_failed_login(username)
             error = "That username and password do not match an account."
         else:
             session.clear()  # a fresh session on login: no fixation
@@ -94,14 +148,30 @@ def login():
     return render_template("login.html", error=error), status
 
 
+def _audit_failed_login(username: str) -> None:
+    """Record a failed login under the account's name, or "unknown" for a name that is none.
+
+    What was typed as a username is not stored unless it is one: people type
+    their password into the wrong field, and it must not end up in the log.
+    """
+    typed = username.strip().lower()
+    known = any(user.username == typed for user in list_users(current_store()))
+    actor = typed if known else UNKNOWN_ACTOR
+    audit(current_store(), actor, "login_failed", detail={"known_account": known})
+
+
 @bp.post("/logout")
 def logout():
+    user = g.get("user")
+    if user is not None:
+        audit(current_store(), user.username, "logout")
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), default="coordinator", show_default=True)
 @click.option("--password", envvar="MATCHER_NEW_PASSWORD", help="default: asked for")
@@ -118,6 +188,7 @@ def create_user_command(username: str, role: str, password: str | None) -> None:
 
 
 @click.command("ensure-demo-user")
+@with_appcontext
 def ensure_demo_user_command() -> None:
     """On a database without accounts, create a demo coordinator and print it once."""
     store = current_store()

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from matcher import MatcherError, NotFoundError
 from matcher.accounts import audit
 from matcher.explain import slot_label
+from matcher.followup import sync_outcomes
 from matcher.placement import (
     PlacementError,
     assign,
@@ -158,6 +159,7 @@ def end(client_id: str):
     except PlacementError as error:
         flash(f"Nothing changed: {error}")
     else:
+        sync_outcomes(current_store(), client_id=client_id)  # a drop-out is an outcome
         flash("Dropped out (recorded for learning)." if status == "dropped_out" else "Ended.")
     return _back(client_id)
 

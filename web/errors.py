@@ -28,7 +28,8 @@ def handle_http_exception(error: HTTPException):
         response, status = api_error(status, {"_": _api_message(error)})
     else:
         # A 400 carries a specific description (e.g. the CSRF message); others get plain words.
-        message = error.description if status == 400 else HTML_MESSAGES.get(status, error.name)
+        specific = status in (400, 429)
+        message = error.description if specific else HTML_MESSAGES.get(status, error.name)
         response = make_response(
             render_template(
                 "404.html" if status == 404 else "error.html",
@@ -40,6 +41,9 @@ def handle_http_exception(error: HTTPException):
     allowed = getattr(error, "valid_methods", None)
     if allowed:
         response.headers["Allow"] = ", ".join(allowed)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response, status
 
 

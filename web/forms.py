@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from matcher import Problem, ValidationError
+from matcher.followup import WELLBEING_ITEMS, field_name, validate_section
 from matcher.schema import parse_intake
 from matcher.vocab import CONCERN_TAGS, STYLE_AXES
 
@@ -25,6 +26,20 @@ SAFETY = "safety"
 OTHER_CONCERNS = "concerns_other"
 SUPPORT_NOTE = "support_note"
 MAX_SUPPORT_NOTE_CHARS = 2000
+
+#: The optional wellbeing baseline: (form field, question), in the library's item order.
+WELLBEING_QUESTIONS: tuple[tuple[str, str], ...] = tuple(
+    zip(
+        (field_name("wellbeing", item) for item in WELLBEING_ITEMS),
+        (
+            "Personally, in yourself",
+            "In your close relationships (family, partner, friends)",
+            "At work, school or socially",
+            "Overall, your general sense of wellbeing",
+        ),
+        strict=True,
+    )
+)
 
 _TEXT_FIELDS = (
     "story",
@@ -63,6 +78,7 @@ FIELD_LABELS: dict[str, str] = {
     "lgbtq_affirming_required": "LGBTQ+ affirming is a must",
     "faith": "Faith",
     SUPPORT_NOTE: "The people around you",
+    **{name: f"How you have been ({question.lower()})" for name, question in WELLBEING_QUESTIONS},
 }
 
 #: Errors are listed in the order the fields appear on the form.
@@ -77,6 +93,7 @@ FIELD_ANCHORS: dict[str, str] = {
     "modality": "f-modality-either",
     "availability": "f-availability-mon_am",
     "therapist_gender": "f-therapist_gender-any",
+    **{name: f"f-{name}-none" for name, _ in WELLBEING_QUESTIONS},
 }
 
 
@@ -87,6 +104,8 @@ class IntakeSubmission:
     record: dict[str, Any]  # as returned by matcher.schema.parse_intake
     urgent: bool
     support_note: str
+    #: Optional baseline {"personal", "relationships", "social", "overall"} 0..10, or None.
+    wellbeing: dict[str, int] | None = None
 
 
 def intake_mapping(form: Mapping[str, Any] | MultiDict) -> dict[str, Any]:
@@ -131,9 +150,16 @@ def parse_intake_form(form: MultiDict) -> IntakeSubmission:
                 f"expected at most {MAX_SUPPORT_NOTE_CHARS} characters, got {len(note)}",
             )
         )
+    wellbeing = None
+    if safety != "yes":  # people in crisis are not asked: the part is hidden and ignored
+        values = {item: form.get(field_name("wellbeing", item)) for item in WELLBEING_ITEMS}
+        wellbeing, more = validate_section("wellbeing", values)
+        problems.extend(more)
     if problems:
         raise ValidationError(problems)
-    return IntakeSubmission(record=record, urgent=safety == "yes", support_note=note)
+    return IntakeSubmission(
+        record=record, urgent=safety == "yes", support_note=note, wellbeing=wellbeing
+    )
 
 
 def error_sentence(field: str, message: str) -> str:

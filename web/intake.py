@@ -16,6 +16,7 @@ from .forms import (
     FIELD_ANCHORS,
     FORM_ORDER,
     MAX_SUPPORT_NOTE_CHARS,
+    WELLBEING_QUESTIONS,
     error_sentence,
     parse_intake_form,
 )
@@ -44,7 +45,10 @@ def submit():
         return _render_form(request.form, error.by_field()), 400
     store = current_store()
     stored = store.add_intake(
-        submission.record, urgent=submission.urgent, support_note=submission.support_note
+        submission.record,
+        urgent=submission.urgent,
+        support_note=submission.support_note,
+        wellbeing=submission.wellbeing,
     )
     try:
         ranking = current_matcher().rank(
@@ -80,4 +84,5 @@ def _render_form(values: MultiDict, errors: dict[str, str], notice: str | None =
         notice=notice,
         words=wording,
         max_support_note=MAX_SUPPORT_NOTE_CHARS,
+        wellbeing_questions=WELLBEING_QUESTIONS,
     )

@@ -129,3 +129,20 @@ def login(client, store):
 def coordinator(login):
     """The test client, logged in as a coordinator."""
     return login("coordinator")
+
+
+@pytest.fixture
+def db_snapshot(store):
+    """Every row of every table, for asserting that a refused request changed nothing."""
+    from sqlalchemy import select
+
+    from matcher.store import Base
+
+    def take() -> dict[str, list[str]]:
+        with store.engine.connect() as connection:
+            return {
+                table.name: sorted(repr(tuple(row)) for row in connection.execute(select(table)))
+                for table in Base.metadata.sorted_tables
+            }
+
+    return take

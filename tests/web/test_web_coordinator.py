@@ -9,8 +9,13 @@ import pytest
 from matcher.placement import waiting_queue
 from matcher.schema import parse_intake
 
-INTAKE = {"concerns": "anxiety", "story": "I worry before work.", "hopes": "practical tools",
-          "language": "english", "modality": "telehealth"}
+INTAKE = {
+    "concerns": "anxiety",
+    "story": "I worry before work.",
+    "hopes": "practical tools",
+    "language": "english",
+    "modality": "telehealth",
+}
 
 
 def _csrf(client, path):
@@ -19,8 +24,9 @@ def _csrf(client, path):
 
 
 def _waiting(store, **changes):
-    return store.add_intake(parse_intake({**INTAKE, **changes}), urgent=changes.pop("urgent",
-                                                                                  False))
+    return store.add_intake(
+        parse_intake({**INTAKE, **changes}), urgent=changes.pop("urgent", False)
+    )
 
 
 def test_anonymous_is_sent_to_login(client):
@@ -38,8 +44,7 @@ def test_queue_lists_urgent_first_and_filters(client, store, coordinator):
     assert calm.client_id in filtered and urgent.client_id not in filtered
 
 
-def test_client_page_shows_suggestions_with_model_capacity_and_times(client, store,
-                                                                     coordinator):
+def test_client_page_shows_suggestions_with_model_capacity_and_times(client, store, coordinator):
     stored = _waiting(store)
     page = client.get(f"/coordinator/clients/{stored.client_id}").get_data(as_text=True)
     assert "What they told us" in page and "I worry before work." in page
@@ -54,9 +59,16 @@ def test_client_page_shows_suggestions_with_model_capacity_and_times(client, sto
 def test_assign_then_the_clients_page_shows_the_placement(client, store, coordinator):
     stored = _waiting(store)
     path = f"/coordinator/clients/{stored.client_id}"
-    response = client.post(f"{path}/assign", data={"csrf_token": _csrf(client, path),
-                                                   "therapist_id": "T2", "rank": "1",
-                                                   "score": "0.7", "model_version": "prior"})
+    response = client.post(
+        f"{path}/assign",
+        data={
+            "csrf_token": _csrf(client, path),
+            "therapist_id": "T2",
+            "rank": "1",
+            "score": "0.7",
+            "model_version": "prior",
+        },
+    )
     assert response.status_code == 303
     page = client.get(path).get_data(as_text=True)
     assert "Placed with Sam Lindqvist." in page
@@ -78,11 +90,20 @@ def test_override_needs_a_reason_and_is_recorded(client, store, coordinator):
     stored = _waiting(store)
     path = f"/coordinator/clients/{stored.client_id}"
     token = _csrf(client, path)
-    client.post(f"{path}/assign", data={"csrf_token": token, "therapist_id": "T4",
-                                        "kind": "override", "reason": ""})
+    client.post(
+        f"{path}/assign",
+        data={"csrf_token": token, "therapist_id": "T4", "kind": "override", "reason": ""},
+    )
     assert store.intake(stored.client_id).status == "waiting"
-    client.post(f"{path}/assign", data={"csrf_token": token, "therapist_id": "T4",
-                                        "kind": "override", "reason": "asked for Jo by name"})
+    client.post(
+        f"{path}/assign",
+        data={
+            "csrf_token": token,
+            "therapist_id": "T4",
+            "kind": "override",
+            "reason": "asked for Jo by name",
+        },
+    )
     page = client.get(path).get_data(as_text=True)
     assert "override by coordinator-user" in page and "asked for Jo by name" in page
 
@@ -100,8 +121,9 @@ def test_rematch_puts_the_client_back_in_the_queue(client, store, coordinator):
 @pytest.mark.parametrize("action", ["assign", "rematch", "end"])
 def test_posts_without_csrf_change_nothing(client, store, coordinator, action):
     stored = _waiting(store)
-    response = client.post(f"/coordinator/clients/{stored.client_id}/{action}",
-                           data={"therapist_id": "T2"})
+    response = client.post(
+        f"/coordinator/clients/{stored.client_id}/{action}", data={"therapist_id": "T2"}
+    )
     assert response.status_code == 400
     assert store.intake(stored.client_id).status == "waiting"
 
@@ -113,9 +135,10 @@ def test_batch_proposal_compares_with_greedy_and_confirms(client, store, coordin
     placements = re.findall(r'name="placement" value="([^"]+)"', page)
     assert placements
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/coordinator/batch", data={"csrf_token": token,
-                                                       "placement": placements,
-                                                       "model_version": "prior"})
+    response = client.post(
+        "/coordinator/batch",
+        data={"csrf_token": token, "placement": placements, "model_version": "prior"},
+    )
     assert response.status_code == 303
     placed = [c for c in clients if store.intake(c).status == "placed"]
     assert len(placed) == len(placements)

@@ -36,6 +36,7 @@ def test_questionnaire_renders_every_section(client):
         "Practical things",
         "Your therapist",
         "The people around you",
+        "How you have been this past week (optional)",
     ]
     assert "Call or text 988" in page
     assert "Call 911 or go to the nearest emergency department" in page

@@ -1,0 +1,176 @@
+"""Benchmarks 1 and 2: rank latency against the bare client encode, and the
+vectorised ranking against a per-pair reference ranker."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from matcher.features import ClientProfile, Roster, concerns_text
+from matcher.rank import rank_client
+from matcher.reference import reference_rank
+from matcher.schema import parse_intake
+from matcher.style import StyleInferrer, split_sentences
+
+from .common import Context, Stats, fresh_intakes, real_embedder, table, timed
+
+K = 5
+
+
+def _texts(record: dict[str, Any]) -> list[str]:
+    """The batch ClientProfile.build encodes for one intake."""
+    return [
+        record["story"],
+        record["hopes"],
+        concerns_text(record["concerns"]),
+        *split_sentences(record["hopes"]),
+    ]
+
+
+def run(ctx: Context) -> str:
+    sizes = (1_000, 10_000) if ctx.quick else (1_000, 10_000, 100_000)
+    warm, reps = (3, 12) if ctx.quick else (5, 30)
+    reference_clients = {1_000: 3, 10_000: 2} if ctx.quick else {1_000: 5, 10_000: 3}
+    scorers = ctx.scorers()
+    learned, boosted = scorers["learned"], scorers["boosted"]
+    real = real_embedder()
+    styles = StyleInferrer(ctx.embedder())
+    frame = ctx.roster_frame(max(sizes))
+    intakes = fresh_intakes(len(sizes) * (warm + reps) + 20, roster_seed=7, client_seed=2024)
+    latency_rows, shortlist_rows, reference_rows = [], [], []
+    for size_index, n in enumerate(sizes):
+        build_time, roster = timed(lambda n=n: Roster.build(frame.head(n), ctx.embedder(), styles))
+        ctx.log(f"  roster of {n:,}: arrays built in {build_time:.1f} s (texts cached)")
+        chunk = intakes[size_index * (warm + reps) : (size_index + 1) * (warm + reps)]
+
+        def rank(record, scorer, roster=roster, **options):
+            # What Matcher.rank does per request: validate, encode (real model), rank.
+            profile = ClientProfile.build(parse_intake(record), real, styles)
+            return rank_client(profile, roster, scorer, K, **options)
+
+        encode, ranked, shortlisted, recall = [], [], [], []
+        for i, record in enumerate(chunk):
+            t_encode, _ = timed(lambda record=record: real.encode(_texts(record)))
+            t_rank, _ = timed(lambda record=record: rank(record, learned))
+            t_short, fast = timed(lambda record=record: rank(record, boosted))
+            if i < warm:
+                continue
+            encode.append(t_encode)
+            ranked.append(t_rank)
+            shortlisted.append(t_short)
+            exact = rank(record, boosted, exhaustive=True)
+            if len(exact):  # a tie with the exact k-th score counts as found
+                recall.append(sum(s.score >= exact[-1].score for s in fast) / len(exact))
+        e, r, s = Stats.of(encode), Stats.of(ranked), Stats.of(shortlisted)
+        target = {10_000: 2.0, 100_000: 5.0}.get(n)
+        ratio = r.p95 / e.p95
+        verdict = "" if target is None else (" met" if ratio <= target else " MISSED")
+        latency_rows.append(
+            [
+                f"{n:,}",
+                e.ms(),
+                r.ms(),
+                f"{(r.median - e.median) * 1000:.1f}",
+                f"{r.median / e.median:.2f}x",
+                f"**{ratio:.2f}x**" + (f" (target <= {target:.0f}x{verdict})" if target else ""),
+                f"{build_time:.1f}",
+            ]
+        )
+        shortlist_rows.append(
+            [f"{n:,}", s.ms(), f"{s.p95 / e.p95:.2f}x", f"{np.mean(recall):.3f}", len(recall)]
+        )
+        if n in reference_clients:
+            reference_rows.append(
+                _reference(ctx, n, roster, learned, styles, intakes[-20:], reference_clients[n])
+            )
+    lines = [
+        "### 1. Rank latency, client encoding included",
+        "",
+        f"Scorer: the learned model `train.py` picks on the simulated history "
+        f"({scorers['learned_candidate']}), k = {K}. Each timed request is a new simulated "
+        f"intake: validate, encode its texts with all-MiniLM-L6-v2 (one batch), filter, score, "
+        f"explain. The bare encode is the same batch of texts through the same model, timed "
+        f"in the same loop. {reps} requests per size after {warm} warm-up; times in ms as "
+        f"median / p95.",
+        "",
+        table(
+            [
+                "roster",
+                "bare encode",
+                "rank (encode incl.)",
+                "rank - encode (median)",
+                "median ratio",
+                "p95 ratio",
+                "roster arrays (s)",
+            ],
+            latency_rows,
+        ),
+        "",
+        "With a tree model (boosted candidate, forced): above "
+        "`SHORTLIST_ABOVE` candidates the model scores a shortlist picked by a "
+        "surrogate score; recall@5 = share of the shortlist's top 5 that belong to the "
+        "exact top 5 (every candidate scored; a therapist tied with the exact 5th counts).",
+        "",
+        table(
+            ["roster", "rank (ms, median / p95)", "p95 ratio", "recall@5", "clients"],
+            shortlist_rows,
+        ),
+        "",
+        "### 2. Vectorised ranking vs a per-pair reference",
+        "",
+        "`matcher.reference.reference_rank`: one therapist at a time, constraints on the "
+        "record, that pair's features (`pair_features` with one row), one model call per "
+        "pair. Both are given the same encoded client (encoding excluded from both), the "
+        "learned scorer, every candidate scored (`exhaustive=True`).",
+        "",
+        table(
+            [
+                "roster",
+                "clients",
+                "vectorised (ms, median)",
+                "per-pair (ms, median)",
+                "speed-up",
+                "top-5 identical",
+                "max score diff",
+            ],
+            reference_rows,
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _reference(ctx, n, roster, scorer, styles, intakes, clients) -> list[Any]:
+    records = roster.therapists.to_dict("records")
+    real = real_embedder()
+    fast_times, slow_times, same, diff = [], [], True, 0.0
+    for record in intakes[:clients]:
+        profile = ClientProfile.build(parse_intake(record), real, styles)
+        runs = []
+        for _ in range(7):
+            started = time.perf_counter()
+            ranking = rank_client(profile, roster, scorer, K, exhaustive=True)
+            runs.append(time.perf_counter() - started)
+        fast_times.append(float(np.median(runs[2:])))
+        slow, expected = timed(
+            lambda profile=profile: reference_rank(profile, roster, scorer, K, records)
+        )
+        slow_times.append(slow)
+        same &= [s.therapist_id for s in ranking] == [tid for tid, _ in expected]
+        diff = max(diff, *(abs(s.score - e) for s, (_, e) in zip(ranking, expected, strict=True)))
+        ctx.log(
+            f"    reference at {n:,}: per-pair {slow:.1f} s, "
+            f"vectorised {fast_times[-1] * 1000:.1f} ms"
+        )
+    fast, slow = float(np.median(fast_times)), float(np.median(slow_times))
+    target = " (target >= 100x)" if n == 10_000 else ""
+    return [
+        f"{n:,}",
+        clients,
+        f"{fast * 1000:.1f}",
+        f"{slow * 1000:,.0f}",
+        f"**{slow / fast:,.0f}x**{target}",
+        "yes" if same else "NO",
+        f"{diff:.1e}",
+    ]

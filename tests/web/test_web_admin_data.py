@@ -1,0 +1,88 @@
+"""Admins import the roster and manage model versions from the browser."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from matcher import registry
+from matcher.simulate import simulate_world
+
+
+def _csrf(client, path):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_roster_import_adds_and_replaces(client, store, login, fixtures_dir):
+    login("admin")
+    text = (
+        (fixtures_dir / "therapists.csv").read_text().replace("Dr. Ana Ruiz", "Dr. Ana Ruiz-Vega")
+    )
+    response = client.post(
+        "/admin/roster",
+        data={
+            "csrf_token": _csrf(client, "/admin/roster"),
+            "therapists": (io.BytesIO(text.encode()), "therapists.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    assert store.therapists().set_index("therapist_id").loc["T1", "name"] == "Dr. Ana Ruiz-Vega"
+    assert "Imported 6 therapists" in client.get("/admin/roster").get_data(as_text=True)
+
+
+def test_a_bad_roster_is_rejected_whole_with_row_and_column(client, store, login, fixtures_dir):
+    login("admin")
+    before = store.therapists()
+    text = (fixtures_dir / "therapists.csv").read_text()
+    text = text.replace("Dr. Ana Ruiz", "Dr. Ana New").replace("200,no,0", "200,no,many")
+    response = client.post(
+        "/admin/roster",
+        data={
+            "csrf_token": _csrf(client, "/admin/roster"),
+            "therapists": (io.BytesIO(text.encode()), "therapists.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "row 6, column &#39;capacity&#39;" in page or "row 6, column 'capacity'" in page
+    assert store.therapists().equals(before)
+
+
+def test_coordinators_cannot_import(client, login):
+    login("coordinator")
+    assert client.get("/admin/roster").status_code == 403
+
+
+@pytest.fixture
+def two_versions(app, fake_embedder, tmp_path):
+    import train as train_script
+
+    world = tmp_path / "world"
+    simulate_world(30, 400, seed=2).write_csv(world)
+    argv = [f"--{kind}={world / f'{kind}.csv'}" for kind in ("therapists", "intakes", "outcomes")]
+    model_dir = app.config["MODEL_DIR"]
+    for extra in ([], ["--force"]):
+        assert (
+            train_script.main([*argv, "--model-dir", model_dir, *extra], embedder=fake_embedder)
+            == 0
+        )
+    return model_dir
+
+
+def test_admin_sees_models_and_rolls_back_and_promotes(client, login, two_versions):
+    login("admin")
+    first, second = sorted(registry.read_registry(two_versions)["versions"])
+    page = client.get("/admin/models").get_data(as_text=True)
+    assert first in page and second in page and "current" in page
+    token = _csrf(client, "/admin/models")
+    client.post("/admin/models/rollback", data={"csrf_token": token})
+    assert registry.read_registry(two_versions)["current"] == first
+    client.post("/admin/models/promote", data={"csrf_token": token, "version": second})
+    assert registry.read_registry(two_versions)["current"] == second
+    response = client.post("/admin/models/promote", data={"csrf_token": token, "version": "x"})
+    assert "Nothing changed" in client.get(response.headers["Location"]).get_data(as_text=True)

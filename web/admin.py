@@ -1,0 +1,260 @@
+"""Administration: staff accounts, the audit log, and a client's data on request.
+
+Every view needs the ``admin`` role. Each one parses the request, calls one
+function of :mod:`matcher.accounts` or :mod:`matcher.privacy`, and renders or
+redirects; every change is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from matcher import MatcherError, NotFoundError, ValidationError
+from matcher.accounts import (
+    AUDIT_ACTIONS,
+    ROLES,
+    audit,
+    audit_entries,
+    create_user,
+    list_users,
+    set_active,
+)
+from matcher.embed import SentenceTransformerEmbedder
+from matcher.privacy import delete_client, export_client, export_client_csv, held_about
+
+from .auth import login_required
+from .extensions import current_store
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE_SIZE = 50
+MAX_CLIENT_ID = 64
+
+
+@bp.get("/")
+@login_required("admin")
+def index():
+    return render_template("admin/index.html", lookup_error=None, client_id="")
+
+
+# --- staff accounts -------------------------------------------------------------------------
+
+
+def _users_page(errors: dict[str, str] | None = None, form: dict[str, str] | None = None):
+    return render_template(
+        "admin/users.html",
+        users=list_users(current_store()),
+        roles=ROLES,
+        errors=errors or {},
+        form=form or {"username": "", "role": "coordinator"},
+    )
+
+
+@bp.get("/users")
+@login_required("admin")
+def users():
+    return _users_page()
+
+
+@bp.post("/users")
+@login_required("admin")
+def add_user():
+    form = {
+        "username": request.form.get("username", ""),
+        "role": request.form.get("role", ""),
+    }
+    try:
+        user = create_user(
+            current_store(), form["username"], request.form.get("password", ""), form["role"]
+        )
+    except ValidationError as error:
+        return _users_page(error.by_field(), form), 400
+    audit(
+        current_store(),
+        g.user.username,
+        "create_user",
+        detail={"username": user.username, "role": user.role},
+    )
+    flash(f"Created the {user.role} account {user.username!r}.")
+    return redirect(url_for("admin.users"), 303)
+
+
+@bp.post("/users/<username>/active")
+@login_required("admin")
+def set_user_active(username: str):
+    wanted = request.form.get("active")
+    if wanted not in ("0", "1"):
+        abort(400)
+    active = wanted == "1"
+    if username == g.user.username and not active:
+        flash("You cannot deactivate your own account; ask another administrator.")
+        return redirect(url_for("admin.users"), 303)
+    try:
+        set_active(current_store(), username, active)
+    except NotFoundError:
+        abort(404)
+    action = "activate_user" if active else "deactivate_user"
+    audit(current_store(), g.user.username, action, detail={"username": username})
+    flash(f"{username!r} can {'now' if active else 'no longer'} log in.")
+    return redirect(url_for("admin.users"), 303)
+
+
+# --- the audit log ---------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@login_required("admin")
+def audit_log():
+    client_id = request.args.get("client_id", "").strip()[:MAX_CLIENT_ID] or None
+    action = request.args.get("action", "").strip() or None
+    page = request.args.get("page", 1, type=int)
+    if (action is not None and action not in AUDIT_ACTIONS) or page < 1:
+        abort(400)
+    entries = audit_entries(
+        current_store(),
+        client_id=client_id,
+        action=action,
+        limit=AUDIT_PAGE_SIZE + 1,  # one more tells whether there is a next page
+        offset=(page - 1) * AUDIT_PAGE_SIZE,
+    )
+    return render_template(
+        "admin/audit.html",
+        entries=entries[:AUDIT_PAGE_SIZE],
+        has_next=len(entries) > AUDIT_PAGE_SIZE,
+        page=page,
+        client_id=client_id or "",
+        action=action or "",
+        actions=sorted(AUDIT_ACTIONS),
+        as_json=_compact_json,
+    )
+
+
+def _compact_json(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, separators=(", ", ": ")) if value else ""
+
+
+# --- a client's data -------------------------------------------------------------------------
+
+
+@bp.get("/clients")
+@login_required("admin")
+def find_client():
+    client_id = request.args.get("client_id", "").strip()[:MAX_CLIENT_ID]
+    if not client_id:
+        return redirect(url_for("admin.index"))
+    try:
+        current_store().intake(client_id)
+    except NotFoundError:
+        page = render_template(
+            "admin/index.html",
+            lookup_error=f"No client has the id {client_id!r}.",
+            client_id=client_id,
+        )
+        return page, 404
+    return redirect(url_for("admin.client", client_id=client_id))
+
+
+def _client_page(client_id: str, confirm_error: str | None = None):
+    try:
+        held = held_about(current_store(), client_id)
+    except NotFoundError:
+        abort(404)
+    return render_template(
+        "admin/client.html", client_id=client_id, held=held, confirm_error=confirm_error
+    )
+
+
+@bp.get("/clients/<client_id>")
+@login_required("admin")
+def client(client_id: str):
+    return _client_page(client_id)
+
+
+def _download_name(client_id: str, suffix: str) -> str:
+    return f"client-{re.sub(r'[^A-Za-z0-9_.-]', '_', client_id)}.{suffix}"
+
+
+def _export(client_id: str, kind: str) -> dict:
+    store = current_store()
+    try:
+        data = export_client(store, client_id)
+    except NotFoundError:
+        abort(404)
+    audit(store, g.user.username, "export_client", client_id=client_id, detail={"format": kind})
+    return data
+
+
+@bp.get("/clients/<client_id>/export.json")
+@login_required("admin")
+def export_json(client_id: str):
+    data = _export(client_id, "json")
+    body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_download_name(client_id, "json")}"'
+        },
+    )
+
+
+@bp.get("/clients/<client_id>/export.csv")
+@login_required("admin")
+def export_csv(client_id: str):
+    data = _export(client_id, "csv")
+    return Response(
+        export_client_csv(data),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_download_name(client_id, "csv")}"'
+        },
+    )
+
+
+def _embedding_models() -> tuple[str, ...]:
+    """The embedder whose cache may hold this client's texts (its model is not loaded)."""
+    embedder = current_app.config.get("EMBEDDER")
+    if embedder is not None:
+        return (embedder.name,)
+    try:
+        return (SentenceTransformerEmbedder().name,)
+    except MatcherError:  # no embedding model installed: nothing can have been cached with it
+        return ()
+
+
+@bp.post("/clients/<client_id>/delete")
+@login_required("admin")
+def delete(client_id: str):
+    if request.form.get("confirm", "").strip() != client_id:
+        return _client_page(
+            client_id, "Type the client id exactly as shown to confirm the deletion."
+        ), 400
+    try:
+        deletion = delete_client(
+            current_store(), client_id, by=g.user.username, embedding_models=_embedding_models()
+        )
+    except NotFoundError:
+        abort(404)
+    flash(
+        f"Deleted everything held about client {client_id}: the intake, "
+        f"{deletion.rows['placements']} placement(s), {deletion.rows['feedback']} feedback "
+        f"form(s), {deletion.rows['outcomes']} outcome(s) and "
+        f"{deletion.rows['rankings']} list(s) of suggestions"
+        + (", and gave their open place back" if deletion.freed_places else "")
+        + ". An audit entry records the deletion."
+    )
+    return redirect(url_for("admin.index"), 303)
