@@ -35,3 +35,14 @@ def test_intake_over_its_limit_gets_a_429_page_and_stores_nothing(make_app, inta
     response = post()
     assert response.status_code == 429 and "try again" in response.get_data(as_text=True)
     assert store.counts()["intakes"] == 1
+
+
+def test_login_attempts_are_limited(make_app):
+    app = make_app(RATE_LIMITS={"auth.login": (3, 900)})
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "username": "nobody", "password": "wrong-password"}
+    assert [client.post("/login", data=form).status_code for _ in range(3)] == [401] * 3
+    response = client.post("/login", data=form)
+    assert response.status_code == 429 and "Retry-After" in response.headers
