@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, embedder=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema checks are not news
     model_dir = args.model_dir or registry.default_model_dir()
     if args.if_missing and registry.read_registry(model_dir).get("current"):
         print(f"a current model exists in {model_dir}; not training (drop --if-missing to retrain)")
