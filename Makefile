@@ -33,8 +33,10 @@ serve: install
 train: install
 	$(BIN)/python train.py
 
+# One thread per process: OpenMP and torch pools that spin on a busy machine cost more
+# than they bring to a test suite.
 test: install
-	$(BIN)/pytest
+	OMP_NUM_THREADS=1 $(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .

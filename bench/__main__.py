@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # One thread per process unless told otherwise (set before torch and OpenMP load): on a
+    # shared 2-core machine, spinning OpenMP and torch thread pools slow everything down.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.basicConfig(level=logging.WARNING)
     from importlib import import_module
 

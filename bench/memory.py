@@ -57,8 +57,8 @@ def run(ctx: Context) -> str:
             f"therapists=<{r['n']:,}-therapist frame>)`, loads the roster arrays and ranks 20 "
             f"new intakes (the real model loaded), as one web worker does. Before the "
             f"matcher the process held {r['before_mb']:,.0f} MB (Python, libraries, the "
-            f"simulated frame and the benchmark's on-disk vector cache of "
-            f"{r['cached_vectors']:,} texts).",
+            f"loaded embedding model, the simulated frame and the benchmark's vector cache "
+            f"of {r['cached_vectors']:,} texts, which a web worker keeps in the database).",
             "",
             table(
                 [

@@ -32,7 +32,7 @@ def _texts(record: dict[str, Any]) -> list[str]:
 def run(ctx: Context) -> str:
     sizes = (1_000, 10_000) if ctx.quick else (1_000, 10_000, 100_000)
     warm, reps = (3, 12) if ctx.quick else (5, 30)
-    reference_clients = {1_000: 3, 10_000: 2} if ctx.quick else {1_000: 5, 10_000: 3}
+    reference_clients = {1_000: 3, 10_000: 3} if ctx.quick else {1_000: 6, 10_000: 6}
     scorers = ctx.scorers()
     learned, boosted = scorers["learned"], scorers["boosted"]
     real = real_embedder()
@@ -129,9 +129,10 @@ def run(ctx: Context) -> str:
             [
                 "roster",
                 "clients",
-                "vectorised (ms, median)",
-                "per-pair (ms, median)",
-                "speed-up",
+                "vectorised (ms, mean)",
+                "per-pair (ms, mean)",
+                "speed-up (total time)",
+                "per client",
                 "top-5 identical",
                 "max score diff",
             ],
@@ -163,14 +164,18 @@ def _reference(ctx, n, roster, scorer, styles, intakes, clients) -> list[Any]:
             f"    reference at {n:,}: per-pair {slow:.1f} s, "
             f"vectorised {fast_times[-1] * 1000:.1f} ms"
         )
-    fast, slow = float(np.median(fast_times)), float(np.median(slow_times))
-    target = " (target >= 100x)" if n == 10_000 else ""
+    # over all clients: the per-pair ranker's time grows with each client's candidates
+    fast, slow = float(np.sum(fast_times)), float(np.sum(slow_times))
+    ratio = slow / fast
+    target = (" (target >= 100x: " + ("met)" if ratio >= 100 else "MISSED)")) if n == 10_000 else ""
+    per_client = np.array(slow_times) / np.array(fast_times)
     return [
         f"{n:,}",
         clients,
-        f"{fast * 1000:.1f}",
-        f"{slow * 1000:,.0f}",
-        f"**{slow / fast:,.0f}x**{target}",
+        f"{fast / clients * 1000:.1f}",
+        f"{slow / clients * 1000:,.0f}",
+        f"**{ratio:,.0f}x**{target}",
+        f"{per_client.min():,.0f}x - {per_client.max():,.0f}x",
         "yes" if same else "NO",
         f"{diff:.1e}",
     ]

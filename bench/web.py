@@ -90,7 +90,13 @@ def run(ctx: Context) -> str:
         for r in fresh_intakes(3000, roster_seed=7, client_seed=9090)
     ]
     with tempfile.TemporaryDirectory(prefix="matcher-bench-web-") as tmp:
-        env = {**os.environ, **_prepare(ctx, Path(tmp)), "TOKENIZERS_PARALLELISM": "false"}
+        env = {
+            **os.environ,
+            **_prepare(ctx, Path(tmp)),
+            "TOKENIZERS_PARALLELISM": "false",
+            # one torch thread per request thread: two requests use the two cores
+            "OMP_NUM_THREADS": "1",
+        }
         port = _free_port()
         server = subprocess.Popen(
             [
@@ -124,8 +130,9 @@ def run(ctx: Context) -> str:
         [
             "### 5. Web: `POST /api/v1/matches`",
             "",
-            f"waitress with {THREADS} threads (`python -m waitress --threads={THREADS} --call "
-            f"bench.web:serve_app`, an app from `web.create_app` with its rate limit off) on "
+            f"waitress with {THREADS} threads (`OMP_NUM_THREADS=1 python -m waitress "
+            f"--threads={THREADS} --call bench.web:serve_app`, an app from `web.create_app` "
+            f"with its rate limit off) on "
             f"loopback, a temporary SQLite database holding a simulated {ROSTER:,}-therapist "
             f"roster (its texts' embeddings stored, as after an import) and the learned model "
             f"in a registry. {CLIENTS} concurrent clients (threads in the benchmark process, "

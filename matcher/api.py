@@ -21,6 +21,11 @@ from .scoring import Scorer
 from .store import Store
 from .style import StyleInferrer
 
+#: An import touching at most this many therapists (or this share of the roster)
+#: updates the roster arrays in place of a full rebuild.
+INCREMENTAL_MIN = 50
+INCREMENTAL_SHARE = 0.2
+
 
 class Matcher:
     """Ranks therapists for a client.
@@ -53,6 +58,7 @@ class Matcher:
         self._roster: Roster | None = None
         self._roster_version: int | None = None
         self._capacity_version: int | None = None
+        self._roster_synced_at = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -124,7 +130,7 @@ class Matcher:
                 version = self.store.roster_version()
                 capacity_version = self.store.version("capacity")
                 if self._roster is None or version != self._roster_version:
-                    self._roster = Roster.build(self.store.therapists(), self.embedder, self.styles)
+                    self._roster = self._rebuilt_roster()
                     self._roster_version = version
                 elif capacity_version != self._capacity_version:
                     self._roster.refresh_capacity(self.store.capacities())
@@ -133,15 +139,29 @@ class Matcher:
                 self._roster = Roster.build(self._therapists, self.embedder, self.styles)
             return self._roster
 
+    def _rebuilt_roster(self) -> Roster:
+        """After an import: re-encode only the therapists that changed, unless most did."""
+        changed_at = self.store.roster_changed_at()
+        if self._roster is not None and self._roster_synced_at is not None:
+            changed = self.store.therapists(changed_since=self._roster_synced_at)
+            if len(changed) <= max(INCREMENTAL_MIN, INCREMENTAL_SHARE * len(self._roster)):
+                self._roster_synced_at = changed_at
+                return self._roster.update(changed, self.embedder, self.styles)
+        self._roster_synced_at = changed_at
+        return Roster.build(self.store.therapists(), self.embedder, self.styles)
+
     @property
     def model_version(self) -> str:
         return self.scorer.version
 
-    def profile(self, intake: Mapping[str, Any]) -> ClientProfile:
-        """Validate an intake and encode its texts."""
-        return ClientProfile.build(parse_intake(intake), self.embedder, self.styles)
+    def profile(self, intake: Mapping[str, Any], *, remember: bool = True) -> ClientProfile:
+        """Validate an intake and encode its texts (``remember=False``: keep no vectors)."""
+        encoder = self.embedder
+        if not remember and isinstance(encoder, CachedEmbedder):
+            encoder = encoder.embedder
+        return ClientProfile.build(parse_intake(intake), encoder, self.styles)
 
-    def rank(self, intake: Mapping[str, Any], k: int = 5) -> Ranking:
+    def rank(self, intake: Mapping[str, Any], k: int = 5, *, remember: bool = True) -> Ranking:
         """Rank therapists for one intake.
 
         Parameters
@@ -150,6 +170,9 @@ class Matcher:
             Lists as lists or ``;`` strings; blanks as None or missing.
         k : int
             How many suggestions at most.
+        remember : bool
+            Keep the client's text vectors in the embedding cache (the database
+            when there is one). The stateless JSON API passes False.
 
         Returns
         -------
@@ -166,7 +189,7 @@ class Matcher:
         roster = self.roster
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
-        return rank_client(self.profile(intake), roster, self.scorer, k)
+        return rank_client(self.profile(intake, remember=remember), roster, self.scorer, k)
 
     def eligible_therapists(self, intake: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Everyone who passes the client's hard constraints (for a coordinator's override)."""

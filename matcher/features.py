@@ -106,14 +106,24 @@ def _encode_rows(
     return out
 
 
+#: Rows serialised at a time by :func:`roster_fingerprint` (bounds its memory).
+FINGERPRINT_CHUNK = 5000
+
+
 def roster_fingerprint(therapists: pd.DataFrame) -> str:
-    """Content hash of a validated roster; equal rosters share arrays."""
-    payload = json.dumps(
-        therapists.drop(columns=["extra"], errors="ignore").to_dict("records"),
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    """Content hash of a validated roster; equal rosters share arrays.
+
+    The sha256 of ``json.dumps(records, sort_keys=True, default=str)``, fed a
+    chunk of rows at a time rather than built as one string.
+    """
+    frame = therapists.drop(columns=["extra"], errors="ignore")
+    digest = hashlib.sha256(b"[")
+    for start in range(0, len(frame), FINGERPRINT_CHUNK):
+        records = frame.iloc[start : start + FINGERPRINT_CHUNK].to_dict("records")
+        chunk = ", ".join(json.dumps(r, sort_keys=True, default=str) for r in records)
+        digest.update(((", " if start else "") + chunk).encode())
+    digest.update(b"]")
+    return digest.hexdigest()[:16]
 
 
 @dataclass

@@ -440,12 +440,21 @@ class Store:
         """Changes whenever the roster does; cheap to ask on every request."""
         return self.version("roster")
 
-    def therapists(self) -> pd.DataFrame:
-        """The roster in validated form (see :func:`matcher.schema.validate_therapists`)."""
+    def therapists(self, changed_since: datetime | None = None) -> pd.DataFrame:
+        """The roster in validated form (see :func:`matcher.schema.validate_therapists`);
+        with ``changed_since``, only therapists imported at or after that moment."""
+        query = select(TherapistRow).order_by(TherapistRow.therapist_id)
+        if changed_since is not None:
+            query = query.where(TherapistRow.updated_at >= changed_since)
         with Session(self.engine) as session:
-            rows = session.scalars(select(TherapistRow).order_by(TherapistRow.therapist_id))
+            rows = session.scalars(query)
             records = [{**row.record, "capacity": row.capacity} for row in rows]
         return pd.DataFrame.from_records(records, columns=list(THERAPIST_COLUMNS))
+
+    def roster_changed_at(self) -> datetime | None:
+        """When the roster was last imported into (for incremental rebuilds)."""
+        with Session(self.engine) as session:
+            return session.scalar(select(func.max(TherapistRow.updated_at)))
 
     def intakes(self) -> pd.DataFrame:
         with Session(self.engine) as session:

@@ -44,7 +44,7 @@ def matches():
     if problems:
         return api_error(400, ValidationError(problems).by_field())
     try:
-        ranking = current_matcher().rank(record, k=k)
+        ranking = current_matcher().rank(record, k=k, remember=False)  # stores nothing
     except MatcherError as error:
         return api_error(503, {"_": f"cannot rank right now: {error}"})
     return jsonify({"ok": True, "data": ranking.as_dict()})

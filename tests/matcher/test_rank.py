@@ -215,3 +215,47 @@ def test_empty_roster_is_a_clear_error(fake_embedder, database_url):
     matcher = Matcher.load("", embedder=fake_embedder, database_url=database_url)
     with pytest.raises(MatcherError, match="roster is empty"):
         matcher.rank(BASE_INTAKE)
+
+
+def test_an_import_of_a_few_therapists_updates_the_roster_incrementally(
+    fixtures_dir, database_url, fake_embedder
+):
+    from matcher.schema import read_csv
+    from matcher.store import Store
+
+    store = Store(database_url)
+    store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
+    matcher = Matcher.load("", embedder=fake_embedder, store=store)
+    matcher.rank(BASE_INTAKE)
+    encoded = fake_embedder.texts_encoded
+    one = read_csv(fixtures_dir / "therapists.csv", "therapists").head(1)
+    one.loc[0, "approach"] = "Brand new words about structure and practical homework."
+    store.import_tables(therapists=one)
+    roster = matcher.roster
+    assert roster.therapists.set_index("therapist_id").loc["T1", "approach"].startswith("Brand")
+    assert len(roster) == 6
+    # only the changed therapist's texts (approach and its sentences, specialties) were new
+    assert fake_embedder.texts_encoded - encoded <= 4
+    full = Matcher.load("", embedder=fake_embedder, store=store).roster
+    assert np.allclose(full.approach_embedding, roster.approach_embedding)
+    assert np.array_equal(full.capacity, roster.capacity)
+
+
+def test_the_api_path_keeps_no_client_vectors(fixtures_dir, database_url, fake_embedder):
+    from matcher.schema import read_csv
+    from matcher.store import EmbeddingRow, Store
+
+    store = Store(database_url)
+    store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
+    matcher = Matcher.load("", embedder=fake_embedder, store=store)
+    matcher.rank(BASE_INTAKE)
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    def stored():
+        with Session(store.engine) as session:
+            return session.scalar(select(func.count()).select_from(EmbeddingRow))
+
+    before = stored()
+    matcher.rank({**BASE_INTAKE, "story": "A story nobody should keep."}, remember=False)
+    assert stored() == before

@@ -60,7 +60,6 @@ def learned(embedder):
 
 
 def _world(seed: int, n_therapists: int, n_clients: int, embedder):
-    # seed 5's roster for the first therapists, so the learned scorers' track record applies
     world = simulate_world(
         n_therapists, n_clients, seed=seed, client_seed=seed + 100, history=False
     )
@@ -75,6 +74,7 @@ def _world(seed: int, n_therapists: int, n_clients: int, embedder):
 @pytest.mark.parametrize("scorer_name", ["prior", "linear", "boosted"])
 def test_vectorised_top_k_equals_the_per_pair_reference(seed, scorer_name, embedder, learned):
     rng = np.random.default_rng(seed)
+    # odd seeds reuse the history's seed: the same therapist ids, so the track record applies
     roster, clients = _world(5 if seed % 2 else seed + 40, int(rng.integers(5, 60)), 12, embedder)
     scorer = PriorScorer() if scorer_name == "prior" else learned[scorer_name]
     records = roster.therapists.to_dict("records")
@@ -245,3 +245,17 @@ def test_an_incremental_roster_update_equals_a_rebuild(embedder):
     np.testing.assert_allclose(updated.style, rebuilt.style, atol=1e-5)
     assert list(updated.ids) == list(rebuilt.ids)
     assert roster.row_of["T0010"] == 9 and "T0010" not in updated.row_of  # the old one is untouched
+
+
+def test_the_roster_fingerprint_is_the_hash_of_its_records_json(monkeypatch):
+    import hashlib
+    import json
+
+    from matcher import features as features_module
+
+    frame = validate_frame(simulate_world(23, 0, seed=3, history=False).therapists, "therapists")
+    whole = json.dumps(frame.to_dict("records"), sort_keys=True, default=str)
+    monkeypatch.setattr(features_module, "FINGERPRINT_CHUNK", 5)
+    assert (
+        features_module.roster_fingerprint(frame) == hashlib.sha256(whole.encode()).hexdigest()[:16]
+    )
