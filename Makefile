@@ -27,7 +27,7 @@ run: install
 
 # Production: waitress on $(HOST):$(PORT). Needs SECRET_KEY (and DATABASE_URL for PostgreSQL).
 serve: install
-	MATCHER_ENV=production $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 \
+	MATCHER_ENV=production OMP_NUM_THREADS=1 $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 \
 		--call web:create_app
 
 train: install
