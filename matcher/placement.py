@@ -356,7 +356,7 @@ def score_matrix(matcher, records: Sequence[dict[str, Any]]) -> np.ndarray:
     """(m, n) scores of each waiting client against the whole roster; -inf where ineligible."""
     from .features import encode_clients, pair_features
     from .filters import constraint_masks, eligible
-    from .rank import _track_record
+    from .rank import track_record_of
 
     roster = matcher.roster
     scorer = matcher.scorer
@@ -365,7 +365,7 @@ def score_matrix(matcher, records: Sequence[dict[str, Any]]) -> np.ndarray:
     for i, profile in enumerate(profiles):
         rows = np.flatnonzero(eligible(constraint_masks(profile.record, roster)))
         if len(rows):
-            features = pair_features(profile, roster, rows, _track_record(scorer))
+            features = pair_features(profile, roster, rows, track_record_of(scorer))
             scores[i, rows] = np.clip(scorer.score(features), 0.0, 1.0)
     return scores
 

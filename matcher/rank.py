@@ -185,7 +185,7 @@ def rank_client(
     )
 
 
-def _track_record(scorer: Scorer):
+def track_record_of(scorer: Scorer):
     """The scorer's track record, for scorers that have one (learned models)."""
     return getattr(scorer, "track_record", None)
 
@@ -198,7 +198,7 @@ def _baseline(
     if len(features) >= MIN_BASELINE_CANDIDATES:
         return features.mean()
     rows = np.linspace(0, len(roster) - 1, min(len(roster), BASELINE_SAMPLE)).astype(int)
-    return pair_features(client, roster, np.unique(rows), _track_record(scorer)).mean()
+    return pair_features(client, roster, np.unique(rows), track_record_of(scorer)).mean()
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -260,7 +260,7 @@ def _suggest(
 ) -> tuple[Suggestion, ...]:
     if len(rows) == 0:
         return ()
-    features = pair_features(client, roster, rows, _track_record(scorer))
+    features = pair_features(client, roster, rows, track_record_of(scorer))
     scores = shortlist_scores(scorer, features, k, exhaustive)
     best = _top(scores, k)
     reasons = explain_rows(client, roster, scorer, rows[best], features.iloc[best], features.mean())
@@ -295,7 +295,7 @@ def _near_misses(
     # fill the list can never be shown: leave them unscored.
     enough = np.cumsum(np.bincount(count[rows], minlength=MAX_NEAR_MISS_FAILURES + 1))
     rows = rows[count[rows] <= int(np.argmax(enough >= min(MAX_NEAR_MISSES, len(rows))))]
-    features = pair_features(client, roster, rows, _track_record(scorer))
+    features = pair_features(client, roster, rows, track_record_of(scorer))
     scores = np.full(len(rows), -np.inf)
     for misses in np.unique(count[rows]):  # each group scored (or shortlisted) on its own
         group = np.flatnonzero(count[rows] == misses)
