@@ -16,7 +16,7 @@ from .features import ClientProfile, Roster, encode_clients
 from .filters import constraint_masks, eligible
 from .rank import Ranking, rank_client
 from .registry import REGISTRY_FILE, default_model_dir, load_current
-from .schema import parse_intake, read_csv, validate_therapists
+from .schema import frame_records, parse_intake, read_csv, validate_therapists
 from .scoring import Scorer
 from .store import Store
 from .style import StyleInferrer
@@ -211,14 +211,6 @@ class Matcher:
         roster = self.roster
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
-        records = [_clean_record(r) for r in intakes.to_dict("records")]
+        records = frame_records(intakes)
         profiles = encode_clients(records, self.embedder, self.styles)
         return [rank_client(profile, roster, self.scorer, k) for profile in profiles]
-
-
-def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Pandas turns a missing optional number into NaN; the library expects None."""
-    return {
-        key: None if isinstance(value, float) and value != value else value
-        for key, value in record.items()
-    }

@@ -368,6 +368,18 @@ def validate_outcomes(frame: pd.DataFrame, source: str | None = None) -> pd.Data
     return validate_frame(frame, "outcomes", source)
 
 
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A validated frame's rows as records; pandas' NaN for a blank optional number
+    becomes None again, as in a freshly validated record."""
+    return [
+        {
+            key: None if isinstance(value, float) and value != value else value
+            for key, value in row.items()
+        }
+        for row in frame.to_dict("records")
+    ]
+
+
 def parse_intake(intake: Mapping[str, Any], *, require_id: bool = False) -> dict[str, Any]:
     """Validate one intake given as a mapping keyed by the ``intakes.csv`` column names.
 

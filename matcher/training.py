@@ -44,7 +44,7 @@ from .model import (
     boosted_candidate,
     logistic_candidate,
 )
-from .schema import read_tables
+from .schema import frame_records, read_tables
 from .scoring import PriorScorer, Scorer
 from .store import Store
 from .style import StyleInferrer
@@ -147,7 +147,7 @@ def build_training_set(
             log.warning("skipping %d outcomes with unknown clients or therapists", (~known).sum())
         outcomes = outcomes[known].reset_index(drop=True)
         used = intakes[intakes["client_id"].isin(set(outcomes["client_id"]))]
-        records = [_none_for_nan(r) for r in used.to_dict("records")]
+        records = frame_records(used)
         clients = encode_clients(records, embedder, styles)
         bar.update(1)
         position = {r["client_id"]: i for i, r in enumerate(records)}
@@ -171,10 +171,6 @@ def build_training_set(
         alliance_threshold=alliance_threshold,
         n_outcomes=len(outcomes),
     )
-
-
-def _none_for_nan(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
 
 
 def training_set_from_files(
