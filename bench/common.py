@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from matcher.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
-from matcher.features import concerns_text, specialties_text
+from matcher.ranking.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
+from matcher.ranking.features import concerns_text, specialties_text
+from matcher.ranking.style import POLE_TEXTS, split_sentences
 from matcher.schema import validate_frame
-from matcher.simulate import simulate_world
-from matcher.style import POLE_TEXTS, split_sentences
+from matcher.simulation.simulate import simulate_world
 from matcher.vocab import STYLE_AXES
 
 CACHE_ENV = "MATCHER_BENCH_CACHE"
@@ -413,15 +413,16 @@ def _source_digest() -> str:
 
     root = Path(matcher.__file__).parent
     digest = hashlib.sha256()
-    for name in ("features.py", "model.py", "training.py", "style.py", "simulate.py"):
-        digest.update((root / name).read_bytes())
+    for path in sorted(root.rglob("*.py")):  # any library change retrains the benchmark's models
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
 def _trained_scorers(ctx: Context) -> dict[str, Any]:
     import joblib
 
-    from matcher.training import build_training_set, features_with_history, fit_scorer, train
+    from matcher.learning.datasets import build_training_set
+    from matcher.learning.training import features_with_history, fit_scorer, train
 
     path = cache_dir() / f"scorers-{_source_digest()}.joblib"
     if path.exists():

@@ -16,7 +16,7 @@ CLIENTS, THERAPISTS = 1_000, 5_000
 
 def measure(quick: bool) -> dict:
     from matcher import Matcher
-    from matcher.placement import greedy_batch, optimal_batch, score_matrix
+    from matcher.clinic.placement import greedy_batch, optimal_batch, score_matrix
 
     from .common import client_texts, ensure_embedded
 
@@ -65,7 +65,7 @@ def run(ctx: Context) -> str:
             "",
             f"{r['clients']:,} waiting clients over {r['therapists']:,} therapists with their "
             f"simulated capacities ({r['places']:,} open places, at most one column per "
-            f"client each), in a fresh process: `matcher.placement.score_matrix` (the "
+            f"client each), in a fresh process: `matcher.clinic.placement.score_matrix` (the "
             f"learned scorer, every eligible pair) then `optimal_batch` "
             f"(`scipy.optimize.linear_sum_assignment` on capacity-expanded columns) against "
             f"`greedy_batch` (queue order, best therapist with room). Client texts come from "

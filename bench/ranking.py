@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from matcher.features import ClientProfile, Roster, concerns_text
-from matcher.rank import rank_client
-from matcher.reference import reference_rank
+from matcher.ranking.features import ClientProfile, Roster, concerns_text
+from matcher.ranking.rank import rank_client
+from matcher.ranking.style import StyleInferrer, split_sentences
 from matcher.schema import parse_intake
-from matcher.style import StyleInferrer, split_sentences
+from tests.reference_oracle import reference_rank
 
 from .common import Context, Stats, fresh_intakes, real_embedder, table, timed
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gc
 
-from matcher.features import concerns_text
+from matcher.learning.datasets import build_training_set
+from matcher.learning.training import train
+from matcher.ranking.features import concerns_text
 from matcher.schema import validate_frame
-from matcher.simulate import simulate_world
-from matcher.training import build_training_set, train
+from matcher.simulation.simulate import simulate_world
 
 from .common import (
     Context,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import registry
-from matcher.embed import text_key
-from matcher.store import Store
+from matcher.clinic.store import Store
+from matcher.learning import registry
+from matcher.ranking.embed import text_key
 
 from .common import (
     Context,

@@ -11,7 +11,7 @@ The public API is small::
 
 from .api import Matcher
 from .errors import MatcherError, ModelArtifactError, NotFoundError, Problem, ValidationError
-from .rank import NearMiss, Ranking, Suggestion
+from .ranking.rank import NearMiss, Ranking, Suggestion
 
 __all__ = [
     "Matcher",

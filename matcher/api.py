@@ -10,16 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from .clinic.store import Store
 from .errors import MatcherError
-from .features import ClientProfile, Roster, encode_clients
-from .filters import constraint_masks, eligible
-from .rank import Ranking, rank_client
-from .registry import REGISTRY_FILE, default_model_dir, load_current
+from .learning.registry import REGISTRY_FILE, default_model_dir, load_current
+from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from .ranking.features import ClientProfile, Roster, encode_clients
+from .ranking.filters import constraint_masks, eligible
+from .ranking.rank import Ranking, rank_client
+from .ranking.scoring import Scorer
+from .ranking.style import StyleInferrer
 from .schema import frame_records, parse_intake, read_csv, validate_therapists
-from .scoring import Scorer
-from .store import Store
-from .style import StyleInferrer
 
 #: An import touching at most this many therapists (or this share of the roster)
 #: updates the roster arrays in place of a full rebuild.

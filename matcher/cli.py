@@ -1,4 +1,4 @@
-"""The ``matcher`` command: import, rank, style, simulate, demo data and models.
+"""The ``matcher`` command: import, rank, style, simulate, demo data, training and models.
 
 A thin edge over the library: parse arguments, call one function, print.
 Exit status 0 on success, 2 when an input was rejected, 1 on other errors.
@@ -13,15 +13,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import registry
 from .api import Matcher
-from .embed import CachedEmbedder, SentenceTransformerEmbedder
+from .clinic.export import write_csv
+from .clinic.retraining import training_set_from_store
+from .clinic.store import Store, upgrade_schema
 from .errors import MatcherError, Problem, ValidationError
-from .export import write_csv
-from .schema import read_csv_bytes, read_directory, read_tables
-from .store import Store
-from .style import StyleInferrer
-from .vocab import STYLE_AXES
+from .learning import registry
+from .learning.datasets import training_set_from_files
+from .learning.model import TRACK_RECORD_WEIGHT
+from .learning.training import train_and_register
+from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from .ranking.style import StyleInferrer
+from .schema import read_csv_bytes, read_directory, read_tables, validate_frame
+from .simulation import simulate_world
+from .vocab import ALLIANCE_CUTOFF, STYLE_AXES
 
 REASON_SEPARATOR = " | "
 
@@ -81,7 +86,7 @@ def _style(args: argparse.Namespace) -> int:
     if missing:
         name = Path(args.input).name
         raise ValidationError([Problem(c, "required column is missing", name) for c in missing])
-    inferrer = StyleInferrer(CachedEmbedder(SentenceTransformerEmbedder()))
+    inferrer = StyleInferrer(CachedEmbedder(_embedder(args)))
     styles = inferrer.infer_texts(frame["text"].tolist())
     out = pd.DataFrame(styles.round(2), columns=list(STYLE_AXES))
     out.insert(0, "id", frame["id"].to_numpy())
@@ -91,8 +96,6 @@ def _style(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .simulate import simulate_world
-
     world = simulate_world(args.therapists, args.clients, seed=args.seed, history=not args.fresh)
     world.write_csv(args.out)
     print(f"wrote a simulated world (seed {args.seed}) to {args.out}")
@@ -100,8 +103,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _seed_demo(args: argparse.Namespace) -> int:
-    from .simulate import simulate_world
-
     store = Store(args.database_url)
     if not store.is_empty():
         print(f"the database already holds data ({store.counts()}); not seeding")
@@ -127,9 +128,60 @@ def _seed_demo(args: argparse.Namespace) -> int:
 
 
 def _validated(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    from .schema import validate_frame
-
     return validate_frame(frame, kind, f"simulated {kind}")
+
+
+def _embedder(args: argparse.Namespace) -> Embedder:
+    """The embedding model: the one a caller passed to :func:`main` (tests), else the bundled one."""
+    return args.embedder or SentenceTransformerEmbedder()
+
+
+def _train(args: argparse.Namespace) -> int:
+    model_dir = args.model_dir or registry.default_model_dir()
+    if args.if_missing and registry.read_registry(model_dir).get("current"):
+        print(f"a current model exists in {model_dir}; not training (drop --if-missing to retrain)")
+        return 0
+    embedder = _embedder(args)
+    files = {"therapists": args.therapists, "intakes": args.intakes, "outcomes": args.outcomes}
+    options = {"alliance_threshold": args.alliance_threshold, "progress": True}
+    try:
+        if any(files.values()):
+            if not all(files.values()):
+                raise MatcherError("give all three of --therapists, --intakes and --outcomes")
+            ts = training_set_from_files(files, embedder, **options)
+        else:
+            ts = training_set_from_store(Store(args.database_url), embedder, **options)
+        result = train_and_register(
+            ts,
+            model_dir,
+            force=args.force,
+            track_record_weight=args.track_record_weight,
+            seed=args.seed,
+            embedding_model=embedder.name,
+            progress=True,
+        )
+    except ValidationError:
+        raise
+    except MatcherError as error:
+        if not args.if_missing:
+            raise
+        print(f"matcher train: {error}", file=sys.stderr)
+        return 0
+    status = "promoted to current" if result.promoted else "saved, not promoted"
+    print(f"model {result.version}: {status} ({result.reason})")
+    model = result.card["metrics"]["model"]
+    print(
+        f"held-out ROC AUC {model['roc_auc']:.3f}, ECE {model['ece']:.3f}, "
+        f"top-1 click rate {model['top1_click_rate']:.3f} "
+        f"(prior {result.card['metrics']['prior']['top1_click_rate']:.3f}, "
+        f"random {result.card['metrics']['random']['top1_click_rate']:.3f})"
+    )
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    print(upgrade_schema(args.database_url))
+    return 0
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -194,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(run=_seed_demo)
 
+    p = commands.add_parser("train", help="retrain from outcomes; promote only a better model")
+    add_training_arguments(p)
+    p.set_defaults(run=_train)
+
+    p = commands.add_parser("db", help="database maintenance")
+    p.add_argument("action", choices=["upgrade"], help="apply pending schema migrations")
+    p.set_defaults(run=_db)
+
     p = commands.add_parser("models", help="list, promote or roll back trained models")
     p.add_argument("action", choices=["list", "promote", "rollback"])
     p.add_argument("version", nargs="?")
@@ -202,8 +262,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``matcher train`` (and of ``python train.py``, its shim)."""
+    parser.add_argument("--therapists", help="therapists.csv (default: the database)")
+    parser.add_argument("--intakes", help="intakes.csv")
+    parser.add_argument("--outcomes", help="outcomes.csv")
+    # also accepted after the command, as train.py always did; SUPPRESS keeps a value
+    # given before the command when it is not repeated here
+    parser.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        help="default: DATABASE_URL or instance/matcher.db",
+    )
+    parser.add_argument("--model-dir", help="model registry folder (default: ./models)")
+    parser.add_argument("--force", action="store_true", help="promote even if not better")
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when a current model exists (used by make run)",
+    )
+    parser.add_argument(
+        "--alliance-threshold",
+        type=float,
+        default=ALLIANCE_CUTOFF,
+        help="alliance (0..40) at or above which an early relationship "
+        f"counts as a click (default {ALLIANCE_CUTOFF:g})",
+    )
+    parser.add_argument(
+        "--track-record-weight",
+        type=float,
+        default=TRACK_RECORD_WEIGHT,
+        help="share of the final score from the therapist's track record "
+        f"(default {TRACK_RECORD_WEIGHT})",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def main(argv: Sequence[str] | None = None, *, embedder: Embedder | None = None) -> int:
+    """Run one command; ``embedder`` replaces the bundled embedding model (tests)."""
     args = build_parser().parse_args(argv)
+    args.embedder = embedder
     if getattr(args, "top", 1) < 1:
         print("matcher: --top must be at least 1", file=sys.stderr)
         return 2

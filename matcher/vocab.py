@@ -102,5 +102,9 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
     "click",
 )
 
-#: Alliance scales scored 0..40 conventionally use 36 as the "good alliance" cut-off.
+#: Session alliance and wellbeing scales run 0..40.
 ALLIANCE_MAX = 40.0
+#: Alliance scales scored 0..40 conventionally use 36 as the "good alliance" cut-off.
+ALLIANCE_CUTOFF = 36
+#: On 0..40 wellbeing scales, a change of 5 points or more is a reliable change.
+RELIABLE_CHANGE = 5

@@ -82,7 +82,7 @@ def any_database_url(request, tmp_path) -> str:
         pytest.skip("set MATCHER_TEST_POSTGRES_URL to run against PostgreSQL (.ci/run does)")
     from sqlalchemy import create_engine, text
 
-    from matcher.store import Base
+    from matcher.clinic.tables import Base
 
     engine = create_engine(POSTGRES_URL)
     Base.metadata.drop_all(engine)

@@ -1,4 +1,4 @@
-"""Tests for the simulated world (matcher.simulate)."""
+"""Tests for the simulated world (matcher.simulation.simulate)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.simulate import (
+from matcher.simulation.simulate import (
     _THERAPIST_PHRASES,
     CITIES,
     FAITHS,

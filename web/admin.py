@@ -1,7 +1,7 @@
 """Administration: staff accounts, the audit log, and a client's data on request.
 
 Every view needs the ``admin`` role. Each one parses the request, calls one
-function of :mod:`matcher.accounts` or :mod:`matcher.privacy`, and renders or
+function of :mod:`matcher.clinic.accounts` or :mod:`matcher.clinic.privacy`, and renders or
 redirects; every change is written to the audit log.
 """
 
@@ -24,17 +24,20 @@ from flask import (
 )
 
 from matcher import MatcherError, NotFoundError, ValidationError
-from matcher.accounts import (
+from matcher.clinic import (
     AUDIT_ACTIONS,
     ROLES,
     audit,
     audit_entries,
     create_user,
+    delete_client,
+    export_client,
+    export_client_csv,
+    held_about,
     list_users,
     set_active,
 )
-from matcher.embed import SentenceTransformerEmbedder
-from matcher.privacy import delete_client, export_client, export_client_csv, held_about
+from matcher.ranking import SentenceTransformerEmbedder
 
 from .auth import login_required
 from .extensions import current_store

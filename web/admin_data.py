@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from matcher import MatcherError, ValidationError, registry
-from matcher.accounts import audit
+from matcher import MatcherError, ValidationError
+from matcher.clinic import audit
+from matcher.learning import registry
 from matcher.schema import read_csv_bytes, validate_therapists
 
 from .auth import login_required

@@ -27,7 +27,7 @@ from flask import (
 from flask.cli import with_appcontext
 
 from matcher import ValidationError
-from matcher.accounts import (
+from matcher.clinic import (
     ROLES,
     audit,
     authenticate,

@@ -5,19 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from matcher import MatcherError, NotFoundError
-from matcher.accounts import audit
-from matcher.explain import slot_label
-from matcher.followup import sync_outcomes
-from matcher.placement import (
+from matcher.clinic import (
     PlacementError,
     assign,
+    audit,
     confirm_batch,
     end_placement,
     placements_of,
     propose_batch,
     request_rematch,
+    sync_outcomes,
     waiting_queue,
 )
+from matcher.ranking import slot_label
 from matcher.vocab import CONCERN_TAGS, MODALITIES, STYLE_AXES
 
 from . import wording

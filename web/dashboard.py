@@ -1,6 +1,6 @@
 """The coordinator's dashboard: caseloads, waiting, early relationships, calibration, alerts.
 
-The plots are PNG images drawn on the server (:mod:`matcher.plots`) and sent
+The plots are PNG images drawn on the server (:mod:`matcher.clinic.plots`) and sent
 as ``data:`` URIs, which the Content-Security-Policy allows; each has a short
 text alternative and a table of its numbers.
 """
@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, render_template
 
 from matcher import ModelArtifactError
-from matcher.followup import LOW_SESSION_TOTAL, not_on_track
-from matcher.oversight import (
+from matcher.clinic import (
+    LOW_SESSION_TOTAL,
     Calibration,
     Caseload,
     MonthRate,
     caseloads,
     click_rate_by_month,
     current_calibration,
+    not_on_track,
     waiting_days,
 )
 
@@ -94,7 +95,7 @@ def calibration_summary(calibration: Calibration) -> str:
 @login_required("coordinator")
 def index():
     # matplotlib loads on the first dashboard view, not when the app starts.
-    from matcher import plots
+    from matcher.clinic import plots
 
     store = current_store()
     loads = caseloads(store)

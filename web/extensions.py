@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy.engine import make_url
 
 from matcher import Matcher
-from matcher.store import Store
+from matcher.clinic import Store
 
 EXTENSION = "matcher"
 STORE = "matcher.store"

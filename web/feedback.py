@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from matcher import NotFoundError, ValidationError
-from matcher.followup import (
+from matcher.clinic import (
     ITEM_MAX,
     ITEM_MIN,
     SECTIONS,
     FeedbackError,
+    active_placement,
     alert_reasons,
     courses,
     field_name,
     record_feedback,
 )
-from matcher.placement import active_placement
 
 from .auth import login_required
 from .extensions import current_store
@@ -97,7 +97,7 @@ THANKS_MESSAGE = (
 
 
 def _answers(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The form's two sections as ``{item: value}`` for :func:`matcher.followup.record_feedback`."""
+    """The form's two sections as ``{item: value}`` for :func:`matcher.clinic.followup.record_feedback`."""
 
     def section(name: str) -> dict[str, str]:
         return {item: form.get(field_name(name, item), "") for item in SECTIONS[name]}

@@ -16,7 +16,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from matcher import Problem, ValidationError
-from matcher.followup import WELLBEING_ITEMS, field_name, validate_section
+from matcher.clinic import WELLBEING_ITEMS, field_name, validate_section
 from matcher.schema import parse_intake
 from matcher.vocab import CONCERN_TAGS, STYLE_AXES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 
 from matcher import NotFoundError
-from matcher.placement import active_placement
+from matcher.clinic import active_placement
 
 from .charts import style_chart
 from .extensions import current_store

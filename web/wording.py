@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matcher.explain import slot_label
+from matcher.ranking import slot_label
 from matcher.vocab import CONCERN_TAGS, DAYS, PARTS_OF_DAY, STYLE_AXES
 
 CONCERN_LABELS: dict[str, str] = {

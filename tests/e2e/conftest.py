@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from matcher.clinic.store import Store
 from matcher.schema import read_csv
-from matcher.store import Store
 from web import create_app
 
 CHROMIUM = os.environ.get("MATCHER_CHROMIUM", "/usr/bin/chromium")

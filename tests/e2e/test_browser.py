@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from matcher.accounts import create_user
+from matcher.clinic.accounts import create_user
 from matcher.schema import parse_intake
 
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from matcher.accounts import create_user
-from matcher.followup import feedback_of, record_feedback
-from matcher.placement import assign
+from matcher.clinic.accounts import create_user
+from matcher.clinic.followup import feedback_of, record_feedback
+from matcher.clinic.placement import assign
 from matcher.schema import parse_intake
 
 from .test_browser import tab_to

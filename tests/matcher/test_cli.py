@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from matcher import cli
-from matcher.store import Store
+from matcher.clinic.store import Store
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_seed_demo_fills_an_empty_database_once(database_url, capsys):
         "3",
     ]
     assert cli.main(args) == 0
-    from matcher.placement import waiting_queue
+    from matcher.clinic.placement import waiting_queue
 
     store = Store(database_url)
     assert store.counts() == {"therapists": 12, "intakes": 43, "outcomes": 40}

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from matcher import registry
+from matcher.clinic.store import Store
+from matcher.learning import registry
 from matcher.schema import read_csv
-from matcher.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def test_killed_import_leaves_the_previous_roster(database_url, fixtures_dir, tm
         f"""
         import time
         from pathlib import Path
-        import matcher.store as store_module
+        import matcher.clinic.store as store_module
         from matcher.schema import read_csv
         real = store_module._records
 
@@ -89,7 +89,7 @@ def test_killed_promotion_leaves_the_old_model_current(tmp_path):
         f"""
         import os, time
         from pathlib import Path
-        from matcher import registry
+        from matcher.learning import registry
 
         def replace_after_a_while(source, target):
             Path({str(ready)!r}).touch()  # the new registry is written, not yet in place

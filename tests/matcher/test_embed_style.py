@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
-from matcher.store import Store
-from matcher.style import StyleInferrer, split_sentences
+from matcher.clinic.store import Store
+from matcher.ranking.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
+from matcher.ranking.style import StyleInferrer, split_sentences
 from matcher.vocab import STYLE_AXES
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matcher import NotFoundError, ValidationError
-from matcher.accounts import audit_entries
-from matcher.followup import (
+from matcher.clinic.accounts import audit_entries
+from matcher.clinic.followup import (
     LOW_SESSION_TOTAL,
     RELIABLE_CHANGE,
     Feedback,
@@ -22,17 +22,19 @@ from matcher.followup import (
     sync_outcomes,
     validate_feedback,
 )
-from matcher.oversight import (
+from matcher.clinic.oversight import (
     NO_MODEL_MESSAGE,
     caseloads,
     click_rate_by_month,
     current_calibration,
     waiting_days,
 )
-from matcher.placement import assign, end_placement, request_rematch
+from matcher.clinic.placement import assign, end_placement, request_rematch
+from matcher.clinic.store import Store
+from matcher.clinic.tables import FeedbackRow
+from matcher.learning.datasets import click_labels
 from matcher.schema import parse_intake, read_csv
-from matcher.store import FeedbackRow, Store
-from matcher.training import ALLIANCE_THRESHOLD, click_labels
+from matcher.vocab import ALLIANCE_CUTOFF
 
 INTAKE = {
     "concerns": "anxiety",
@@ -90,7 +92,7 @@ def _outcome(store, client):
 
 
 def test_thresholds_match_the_training_label():
-    assert LOW_SESSION_TOTAL == ALLIANCE_THRESHOLD == 36
+    assert LOW_SESSION_TOTAL == ALLIANCE_CUTOFF == 36
     assert RELIABLE_CHANGE == 5
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matcher.clinic.export import spreadsheet_safe, write_csv
 from matcher.errors import ValidationError
-from matcher.export import spreadsheet_safe, write_csv
 from matcher.schema import read_csv_bytes, validate_frame
 from matcher.vocab import THERAPIST_COLUMNS
 

@@ -7,7 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from matcher.store import Base, Store
+from matcher.clinic.store import Store
+from matcher.clinic.tables import Base
 
 
 @pytest.fixture

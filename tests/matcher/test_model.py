@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from matcher.features import CLICK_FEATURES, FEATURE_NAMES
-from matcher.model import ClickModel, LearnedScorer, TrackRecord, track_record_score
+from matcher.learning.model import ClickModel, LearnedScorer, TrackRecord, track_record_score
+from matcher.ranking.features import CLICK_FEATURES, FEATURE_NAMES
 
 
 def _features(n, seed=0):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from matcher import Matcher
-from matcher.accounts import audit_entries
-from matcher.placement import (
+from matcher.clinic.accounts import audit_entries
+from matcher.clinic.placement import (
     PlacementError,
     active_placement,
     assign,
@@ -21,8 +21,8 @@ from matcher.placement import (
     request_rematch,
     waiting_queue,
 )
+from matcher.clinic.store import Store
 from matcher.schema import parse_intake, read_csv
-from matcher.store import Store
 
 INTAKE = {
     "concerns": "anxiety",
@@ -121,7 +121,7 @@ def test_concurrent_assignments_never_exceed_capacity(store, places):
     from sqlalchemy import update
     from sqlalchemy.orm import Session
 
-    from matcher.store import TherapistRow
+    from matcher.clinic.tables import TherapistRow
 
     with Session(store.engine) as session, session.begin():
         session.execute(

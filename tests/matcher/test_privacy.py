@@ -12,10 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matcher import NotFoundError
-from matcher.accounts import audit, audit_entries
-from matcher.embed import text_key
-from matcher.placement import assign
-from matcher.privacy import (
+from matcher.clinic.accounts import audit, audit_entries
+from matcher.clinic.placement import assign
+from matcher.clinic.privacy import (
     CLIENT_TABLES,
     client_text_keys,
     delete_client,
@@ -23,8 +22,8 @@ from matcher.privacy import (
     export_client_csv,
     held_about,
 )
-from matcher.schema import parse_intake, read_csv
-from matcher.store import (
+from matcher.clinic.store import Store
+from matcher.clinic.tables import (
     AuditRow,
     Base,
     EmbeddingRow,
@@ -33,8 +32,9 @@ from matcher.store import (
     OutcomeRow,
     PlacementRow,
     RankingRow,
-    Store,
 )
+from matcher.ranking.embed import text_key
+from matcher.schema import parse_intake, read_csv
 
 STORY = "My sister died in March and I cannot sleep."
 HOPES = "Someone gentle. I want to talk about her."
@@ -204,7 +204,7 @@ def test_a_failed_delete_changes_nothing(store, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("matcher.privacy.audit", broken)
+    monkeypatch.setattr("matcher.clinic.privacy.audit", broken)
     with pytest.raises(RuntimeError):
         delete_client(store, client, by="admin", embedding_models=["fake-bow"])
     assert store.intake(client).support_note == NOTE

@@ -181,8 +181,8 @@ def test_ranking_costs_one_encode_of_the_clients_texts(matcher, fake_embedder):
 
 
 def test_database_roster_is_rebuilt_only_when_it_changes(fixtures_dir, database_url, fake_embedder):
+    from matcher.clinic.store import Store
     from matcher.schema import read_csv
-    from matcher.store import Store
 
     store = Store(database_url)
     store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
@@ -220,8 +220,8 @@ def test_empty_roster_is_a_clear_error(fake_embedder, database_url):
 def test_an_import_of_a_few_therapists_updates_the_roster_incrementally(
     fixtures_dir, database_url, fake_embedder
 ):
+    from matcher.clinic.store import Store
     from matcher.schema import read_csv
-    from matcher.store import Store
 
     store = Store(database_url)
     store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
@@ -242,8 +242,9 @@ def test_an_import_of_a_few_therapists_updates_the_roster_incrementally(
 
 
 def test_the_api_path_keeps_no_client_vectors(fixtures_dir, database_url, fake_embedder):
+    from matcher.clinic.store import Store
+    from matcher.clinic.tables import EmbeddingRow
     from matcher.schema import read_csv
-    from matcher.store import EmbeddingRow, Store
 
     store = Store(database_url)
     store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))

@@ -9,19 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher import rank as rank_module
-from matcher.embed import CachedEmbedder
-from matcher.features import Roster, encode_clients, pair_features
-from matcher.filters import constraint_masks, eligible
-from matcher.model import ClickModel, LearnedScorer, TrackRecord, boosted_candidate
-from matcher.rank import rank_client
-from matcher.reference import allowed, reference_rank
+from matcher.learning.datasets import build_training_set
+from matcher.learning.model import ClickModel, LearnedScorer, TrackRecord, boosted_candidate
+from matcher.ranking import rank as rank_module
+from matcher.ranking.embed import CachedEmbedder
+from matcher.ranking.features import Roster, encode_clients, pair_features
+from matcher.ranking.filters import constraint_masks, eligible
+from matcher.ranking.rank import rank_client
+from matcher.ranking.scoring import PriorScorer
+from matcher.ranking.style import StyleInferrer
 from matcher.schema import validate_frame
-from matcher.scoring import PriorScorer
-from matcher.simulate import simulate_world
-from matcher.style import StyleInferrer
-from matcher.training import build_training_set
+from matcher.simulation.simulate import simulate_world
 from tests.conftest import FakeEmbedder
+from tests.reference_oracle import allowed, reference_rank
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -141,7 +141,7 @@ def test_track_table_matches_the_track_record_bit_for_bit(learned, embedder):
 
 
 def test_masks_for_many_clients_equal_one_client_at_a_time(embedder):
-    from matcher.filters import CONSTRAINTS, constraint_masks_many
+    from matcher.ranking.filters import CONSTRAINTS, constraint_masks_many
 
     for seed in range(3):
         roster, clients = _world(seed + 20, 120, 60, embedder)
@@ -178,7 +178,7 @@ def _placed_ranks_one_by_one(ts, scorer, pairs, seed=0):
 
 @pytest.mark.parametrize("scorer_name", ["none", "prior", "linear", "boosted"])
 def test_batched_evaluation_ranks_equal_one_placement_at_a_time(scorer_name, embedder, learned):
-    from matcher import training
+    from matcher.learning import evaluation as training
 
     world = simulate_world(30, 300, seed=5, client_seed=77)
     tables = {
@@ -199,8 +199,8 @@ def test_batched_evaluation_ranks_equal_one_placement_at_a_time(scorer_name, emb
 
 
 def test_chunked_pair_features_equal_unchunked(embedder, monkeypatch):
-    from matcher import features as features_module
-    from matcher.features import pair_features_for_pairs
+    from matcher.ranking import features as features_module
+    from matcher.ranking.features import pair_features_for_pairs
 
     roster, clients = _world(4, 50, 40, embedder)
     rng = np.random.default_rng(0)
@@ -251,7 +251,7 @@ def test_the_roster_fingerprint_is_the_hash_of_its_records_json(monkeypatch):
     import hashlib
     import json
 
-    from matcher import features as features_module
+    from matcher.ranking import features as features_module
 
     frame = validate_frame(simulate_world(23, 0, seed=3, history=False).therapists, "therapists")
     whole = json.dumps(frame.to_dict("records"), sort_keys=True, default=str)

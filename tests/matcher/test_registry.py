@@ -7,11 +7,12 @@ import json
 import pytest
 
 import train as train_script
-from matcher import Matcher, registry
+from matcher import Matcher
 from matcher.errors import ModelArtifactError, NotFoundError
-from matcher.model import LearnedScorer
-from matcher.scoring import PriorScorer
-from matcher.simulate import simulate_world
+from matcher.learning import registry
+from matcher.learning.model import LearnedScorer
+from matcher.ranking.scoring import PriorScorer
+from matcher.simulation.simulate import simulate_world
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,9 @@ def test_train_saves_card_plot_and_checksum_and_promotes(
 def test_matcher_load_picks_up_the_current_model(world_dir, tmp_path, fake_embedder):
     assert _train(world_dir, tmp_path, fake_embedder) == 0
     matcher = Matcher.load(tmp_path, world_dir / "therapists.csv", embedder=fake_embedder)
-    ranking = matcher.rank({"concerns": "anxiety", "language": "english", "modality": "telehealth"})
+    ranking = matcher.rank(
+        {"concerns": "anxiety", "language": "english", "modality": "telehealth"}
+    )
     assert ranking.model_version == registry.read_registry(tmp_path)["current"]
     assert all(s.model_version == ranking.model_version for s in ranking)
 
@@ -136,8 +139,8 @@ def test_a_crash_while_promoting_leaves_the_old_model_current(
 def test_train_from_the_database_uses_logged_rankings(
     world_dir, tmp_path, fake_embedder, database_url
 ):
+    from matcher.clinic.store import Store
     from matcher.schema import read_directory
-    from matcher.store import Store
 
     store = Store(database_url)
     tables = read_directory(world_dir)

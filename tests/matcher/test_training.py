@@ -7,21 +7,16 @@ import pandas as pd
 import pytest
 
 from matcher import Matcher
-from matcher.embed import CachedEmbedder
 from matcher.errors import MatcherError
-from matcher.evaluation import expected_calibration_error
-from matcher.features import FEATURE_NAMES
-from matcher.filters import constraint_masks, eligible
+from matcher.learning.datasets import build_training_set, click_labels, holdout_mask
+from matcher.learning.evaluation import expected_calibration_error
+from matcher.learning.training import features_with_history, train
+from matcher.ranking.embed import CachedEmbedder
+from matcher.ranking.features import FEATURE_NAMES
+from matcher.ranking.filters import constraint_masks, eligible
+from matcher.ranking.scoring import PriorScorer
 from matcher.schema import validate_frame
-from matcher.scoring import PriorScorer
-from matcher.simulate import simulate_world
-from matcher.training import (
-    build_training_set,
-    click_labels,
-    features_with_history,
-    holdout_mask,
-    train,
-)
+from matcher.simulation.simulate import simulate_world
 
 
 def _tables(world):
@@ -163,7 +158,7 @@ def test_too_little_data_keeps_the_prior(embedder):
 
 
 def test_position_propensities_follow_how_placements_used_the_suggestions():
-    from matcher.training import position_propensities
+    from matcher.learning.datasets import position_propensities
 
     shown = pd.DataFrame(
         [(f"C{i}", f"T{r}", r, 20) for i in range(10) for r in (1, 2, 3)],

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from matcher.clinic.store import Store
 from matcher.schema import read_csv
-from matcher.store import Store
 from web import create_app
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -114,7 +114,7 @@ def submit(client):
 @pytest.fixture
 def login(client, store):
     """Log the test client in as a new staff member: ``login("coordinator")`` or ``"admin"``."""
-    from matcher.accounts import create_user
+    from matcher.clinic.accounts import create_user
 
     def log_in(role: str = "coordinator", username: str | None = None):
         user = create_user(store, username or f"{role}-user", "a-long-test-password", role)
@@ -136,7 +136,7 @@ def db_snapshot(store):
     """Every row of every table, for asserting that a refused request changed nothing."""
     from sqlalchemy import select
 
-    from matcher.store import Base
+    from matcher.clinic.tables import Base
 
     def take() -> dict[str, list[str]]:
         with store.engine.connect() as connection:

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy.orm import Session
 from werkzeug.routing.converters import NumberConverter
 
-from matcher.accounts import audit_entries, create_user, set_active
+from matcher.clinic.accounts import audit_entries, create_user, set_active
+from matcher.clinic.tables import UserRow
 from matcher.schema import parse_intake
-from matcher.store import UserRow
 from web import create_app
 
 STAFF_PREFIXES = ("/coordinator/", "/admin/")
@@ -366,6 +366,6 @@ def test_ensure_demo_user_prints_credentials_once(app, client, store):
 
 
 def _users(store):
-    from matcher.accounts import list_users
+    from matcher.clinic.accounts import list_users
 
     return list_users(store)

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matcher import NotFoundError
-from matcher.accounts import audit, audit_entries, authenticate, create_user, list_users
-from matcher.placement import assign
+from matcher.clinic.accounts import audit, audit_entries, authenticate, create_user, list_users
+from matcher.clinic.placement import assign
+from matcher.clinic.tables import FeedbackRow, PlacementRow, RankingRow
 from matcher.schema import parse_intake
-from matcher.store import FeedbackRow, PlacementRow, RankingRow
 
 PASSWORD = "a-long-test-password"
 STORY = "I have panic attacks on the train to work."

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from matcher import registry
-from matcher.simulate import simulate_world
+from matcher.learning import registry
+from matcher.simulation.simulate import simulate_world
 
 
 def _csrf(client, path):

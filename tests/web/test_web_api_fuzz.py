@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matcher.clinic.store import Store
 from matcher.schema import read_csv
-from matcher.store import Store
 from matcher.vocab import INTAKE_COLUMNS
 from tests.conftest import FIXTURES, FakeEmbedder
 from web import create_app

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from matcher.placement import waiting_queue
+from matcher.clinic.placement import waiting_queue
 from matcher.schema import parse_intake
 
 INTAKE = {
@@ -51,7 +51,7 @@ def test_client_page_shows_suggestions_with_model_capacity_and_times(client, sto
     assert "Model prior" in page and "open place" in page
     assert page.count("Assign ") >= 3
     assert "Assign someone else" in page
-    from matcher.accounts import audit_entries
+    from matcher.clinic.accounts import audit_entries
 
     assert audit_entries(store, client_id=stored.client_id)[0].action == "view_intake"
 

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from matcher.followup import record_feedback
-from matcher.placement import assign
+from matcher.clinic.followup import record_feedback
+from matcher.clinic.placement import assign
 from matcher.schema import parse_intake
 
 from .conftest import read_csrf_token

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from matcher.accounts import audit_entries
-from matcher.followup import feedback_of
-from matcher.placement import assign
-from matcher.store import FeedbackRow
+from matcher.clinic.accounts import audit_entries
+from matcher.clinic.followup import feedback_of
+from matcher.clinic.placement import assign
+from matcher.clinic.tables import FeedbackRow
 
 from .conftest import read_csrf_token
 

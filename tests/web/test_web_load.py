@@ -14,8 +14,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from matcher.clinic.store import Store
 from matcher.schema import read_csv
-from matcher.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS, INTAKES_EACH = 8, 6  # 48 intakes, 8 at a time: seconds, not minutes

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..vocab import STYLE_AXES
 from .features import ClientProfile, Roster
 from .scoring import Scorer
-from .vocab import STYLE_AXES
 
 MAX_REASONS = 4
 MIN_REASONS = 2

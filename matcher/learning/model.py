@@ -27,7 +27,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .features import CLICK_FEATURES
+from ..ranking.features import CLICK_FEATURES
+from ..vocab import RELIABLE_CHANGE
 
 #: Below this many labelled pairs, isotonic calibration overfits; sigmoid is used.
 ISOTONIC_MIN_ROWS = 5000
@@ -35,8 +36,6 @@ ISOTONIC_MIN_ROWS = 5000
 TRACK_RECORD_WEIGHT = 0.3
 #: The shrinkage prior always counts for at least this many cases.
 MIN_PRIOR_CASES = 5.0
-#: Improvement (in outcome-measure points) that maps to a track-record score of ~0.88.
-RELIABLE_CHANGE = 5.0
 
 
 def logistic_candidate(C: float = 1.0) -> Pipeline:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..vocab import SLOTS
 from .features import Roster
-from .vocab import SLOTS
 
 #: Constraint names in the order they are reported.
 CONSTRAINTS: tuple[str, ...] = (

@@ -32,9 +32,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..errors import MatcherError, NotFoundError, Problem, ValidationError
+from ..vocab import ALLIANCE_CUTOFF, ALLIANCE_MAX, RELIABLE_CHANGE
 from .accounts import audit
-from .errors import MatcherError, NotFoundError, Problem, ValidationError
-from .store import FeedbackRow, IntakeRow, OutcomeRow, PlacementRow, Store, TherapistRow
+from .store import Store
+from .tables import FeedbackRow, IntakeRow, OutcomeRow, PlacementRow, TherapistRow
 
 #: The four relationship items of one session (their sum is the session's alliance, 0..40).
 SESSION_ITEMS: dict[str, str] = {
@@ -52,13 +54,10 @@ WELLBEING_ITEMS: dict[str, str] = {
 }
 SECTIONS: dict[str, dict[str, str]] = {"session": SESSION_ITEMS, "wellbeing": WELLBEING_ITEMS}
 ITEM_MIN, ITEM_MAX = 0, 10
-TOTAL_MAX = 40
+TOTAL_MAX = int(ALLIANCE_MAX)
 
-#: A session total below this is low: the usual cut-off on 0..40 session alliance
-#: scales (the same value as :data:`matcher.training.ALLIANCE_THRESHOLD`).
-LOW_SESSION_TOTAL = 36
-#: Reliable change on the 0..40 wellbeing total.
-RELIABLE_CHANGE = 5
+#: A session total below the usual cut-off on 0..40 session alliance scales is low.
+LOW_SESSION_TOTAL = ALLIANCE_CUTOFF
 #: Early alliance is the mean over this many first session ratings.
 ALLIANCE_SESSIONS = 3
 #: Alert when at least LOW_SESSIONS_FOR_ALERT of the last ALERT_WINDOW session ratings are low.

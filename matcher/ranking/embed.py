@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import MatcherError
+from ..errors import MatcherError
 
 log = logging.getLogger(__name__)
 

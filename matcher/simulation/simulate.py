@@ -92,7 +92,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matcher.vocab import (
+from ..vocab import (
     CONCERN_TAGS,
     INTAKE_COLUMNS,
     LIST_SEPARATOR,

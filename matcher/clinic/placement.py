@@ -24,9 +24,10 @@ from scipy.optimize import linear_sum_assignment
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..errors import MatcherError, NotFoundError
 from .accounts import audit
-from .errors import MatcherError, NotFoundError
-from .store import IntakeRow, PlacementRow, Store, TherapistRow
+from .store import Store
+from .tables import IntakeRow, PlacementRow, TherapistRow
 
 PLACEMENT_KINDS = ("suggested", "override", "batch")
 END_STATUSES = ("ended", "dropped_out")
@@ -354,9 +355,9 @@ class BatchProposal:
 
 def score_matrix(matcher, records: Sequence[dict[str, Any]]) -> np.ndarray:
     """(m, n) scores of each waiting client against the whole roster; -inf where ineligible."""
-    from .features import encode_clients, pair_features
-    from .filters import constraint_masks, eligible
-    from .rank import track_record_of
+    from ..ranking.features import encode_clients, pair_features
+    from ..ranking.filters import constraint_masks, eligible
+    from ..ranking.rank import track_record_of
 
     roster = matcher.roster
     scorer = matcher.scorer

@@ -10,7 +10,7 @@ erased with the rest; a test fails when a table that refers to an intake or a
 placement is missing from it.
 
 Earlier audit entries about the client are kept: they hold no intake text by
-design (see :class:`matcher.store.AuditRow`), and they are the record of who
+design (see :class:`matcher.clinic.tables.AuditRow`), and they are the record of who
 looked at the client's data, which must outlive the data itself.
 """
 
@@ -27,11 +27,13 @@ from typing import Any
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from ..errors import NotFoundError
+from ..ranking.embed import text_key
+from ..ranking.style import split_sentences
 from .accounts import audit
-from .embed import text_key
-from .errors import NotFoundError
 from .export import spreadsheet_safe
-from .store import (
+from .store import Store
+from .tables import (
     AuditRow,
     Base,
     EmbeddingRow,
@@ -40,10 +42,8 @@ from .store import (
     OutcomeRow,
     PlacementRow,
     RankingRow,
-    Store,
     TherapistRow,
 )
-from .style import split_sentences
 
 #: Tables of rows about one client (each has a ``client_id`` column), children first:
 #: the order they are erased in. The intake itself is erased last.

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import ClientProfile, Roster, pair_features
-from .scoring import Scorer
+from matcher.ranking.features import ClientProfile, Roster, pair_features
+from matcher.ranking.scoring import Scorer
 
 
 def _fold(value: Any) -> str:

@@ -26,8 +26,8 @@ from typing import Any
 
 import joblib
 
-from .errors import ModelArtifactError, NotFoundError
-from .scoring import PriorScorer, Scorer
+from ..errors import ModelArtifactError, NotFoundError
+from ..ranking.scoring import PriorScorer, Scorer
 
 MODEL_DIR_ENV = "MATCHER_MODEL_DIR"
 REGISTRY_FILE = "registry.json"

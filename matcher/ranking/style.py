@@ -18,8 +18,8 @@ import re
 
 import numpy as np
 
+from ..vocab import STYLE_AXES, STYLE_MAX, STYLE_MIN
 from .embed import Embedder
-from .vocab import STYLE_AXES, STYLE_MAX, STYLE_MIN
 
 #: Descriptions of each axis' (negative, positive) poles. Several wordings per
 #: pole average out the quirks of any one sentence.

@@ -15,9 +15,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..vocab import CONCERN_TAGS, SLOTS, STYLE_AXES
 from .embed import Embedder
 from .style import StyleInferrer, resolve_style, split_sentences
-from .vocab import CONCERN_TAGS, SLOTS, STYLE_AXES
 
 #: A preference inferred from free text counts for at most this much of a stated one.
 INFERRED_STRENGTH = 0.5

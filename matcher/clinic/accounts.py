@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import MatcherError, NotFoundError, Problem, ValidationError
-from .store import AuditRow, Store, UserRow
+from ..errors import MatcherError, NotFoundError, Problem, ValidationError
+from .store import Store
+from .tables import AuditRow, UserRow
 
 ROLES: tuple[str, ...] = ("coordinator", "admin")
 MIN_PASSWORD_LENGTH = 10

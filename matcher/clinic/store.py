@@ -12,33 +12,30 @@ import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.orm import Session
 
-from .errors import NotFoundError, Problem, ValidationError
-from .vocab import INTAKE_COLUMNS, OUTCOME_COLUMNS, THERAPIST_COLUMNS
+from ..errors import MatcherError, NotFoundError, Problem, ValidationError
+from ..vocab import INTAKE_COLUMNS, OUTCOME_COLUMNS, THERAPIST_COLUMNS
+from .tables import (
+    CounterRow,
+    EmbeddingRow,
+    IntakeRow,
+    OutcomeRow,
+    RankingRow,
+    TherapistRow,
+    now_utc,
+)
 
 DATABASE_URL_ENV = "DATABASE_URL"
 
@@ -51,137 +48,6 @@ def default_database_url() -> str:
     path = Path("instance") / "matcher.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path.resolve()}"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class TherapistRow(Base):
-    __tablename__ = "therapists"
-    therapist_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    capacity: Mapped[int] = mapped_column(Integer)
-    record: Mapped[dict] = mapped_column(JSON)
-    extra: Mapped[dict] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class IntakeRow(Base):
-    __tablename__ = "intakes"
-    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    record: Mapped[dict] = mapped_column(JSON)
-    extra: Mapped[dict] = mapped_column(JSON, default=dict)
-    token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
-    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    support_note: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(20), default="import")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    #: "waiting" for placement, "placed" with a therapist, or "closed" (history, ended).
-    status: Mapped[str] = mapped_column(String(20), default="waiting", index=True)
-    #: Optional wellbeing at intake: {"personal", "relationships", "social", "overall"} 0..10.
-    wellbeing: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-
-
-class OutcomeRow(Base):
-    __tablename__ = "outcomes"
-    __table_args__ = (UniqueConstraint("client_id", "therapist_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"))
-    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.therapist_id"))
-    record: Mapped[dict] = mapped_column(JSON)
-    extra: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
-class RankingRow(Base):
-    """What a client was shown: the full ranking payload, kept for the results page."""
-
-    __tablename__ = "rankings"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"), index=True)
-    model_version: Mapped[str] = mapped_column(String(64))
-    top_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    payload: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class PlacementRow(Base):
-    """A client placed with a therapist: by a coordinator, an override, or a batch."""
-
-    __tablename__ = "placements"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"), index=True)
-    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.therapist_id"), index=True)
-    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    placed_by: Mapped[str] = mapped_column(String(64))
-    #: "suggested" (one of the shown suggestions), "override" (someone else), "batch".
-    kind: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str] = mapped_column(Text, default="")
-    rank_shown: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    model_version: Mapped[str] = mapped_column(String(64), default="")
-    #: "active", "ended" (by agreement), "dropped_out", or "rematch" (replaced).
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class FeedbackRow(Base):
-    """One session's optional feedback: four relationship items and four wellbeing items."""
-
-    __tablename__ = "feedback"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id"), index=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"), index=True)
-    session_number: Mapped[int] = mapped_column(Integer)
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    #: None when the client gave it through their link; else the coordinator's username.
-    entered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    #: {"heard", "goals", "approach", "overall"} each 0..10 (sum = session alliance 0..40).
-    session: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    #: {"personal", "relationships", "social", "overall"} each 0..10 (sum 0..40).
-    wellbeing: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-
-
-class UserRow(Base):
-    __tablename__ = "users"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(300))
-    #: "coordinator" or "admin" (an admin can do everything a coordinator can).
-    role: Mapped[str] = mapped_column(String(20))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class AuditRow(Base):
-    """Who viewed or changed what. Never holds intake text or safety answers."""
-
-    __tablename__ = "audit_log"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(40))
-    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    therapist_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
-class EmbeddingRow(Base):
-    __tablename__ = "embeddings"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class CounterRow(Base):
-    """Version counters, bumped atomically in SQL, that caches compare against."""
-
-    __tablename__ = "counters"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[int] = mapped_column(Integer, default=0)
 
 
 #: ``roster``: any roster change (rebuild arrays); ``capacity``: open places changed.
@@ -299,12 +165,21 @@ class EmbeddingCache:
 class Store:
     """The product's database. One instance per process; thread-safe via sessions."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, *, upgrade: bool = True):
+        """Open the database at ``url`` (default: ``DATABASE_URL`` or SQLite in ``instance/``).
+
+        ``upgrade=True`` (development, tests, the CLI) applies pending migrations;
+        production passes False and runs ``matcher db upgrade`` as its own step,
+        so an old schema is refused with a clear error instead of changed on start.
+        """
         self.url = url or default_database_url()
         self.engine = create_engine(self.url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrate(self.engine)
+        if upgrade:
+            migrate(self.engine)
+        else:
+            _require_current_schema(self.engine)
         self._ensure_counters()
         self.embeddings = EmbeddingCache(self)
 
@@ -355,7 +230,7 @@ class Store:
                             capacity=record["capacity"],
                             record=record,
                             extra=extra,
-                            updated_at=_now(),
+                            updated_at=now_utc(),
                         )
                     )
                 if len(therapists):
@@ -587,25 +462,51 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _alembic_config(connection):
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
-def migrate(engine) -> None:
-    """Bring the schema to the newest Alembic revision (same migrations on every database)."""
-    from alembic import command
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+def migrate(engine) -> str | None:
+    """Bring the schema to the newest Alembic revision (same migrations on every database).
 
+    Returns the revision upgraded from (``"empty"`` for a new database), or None
+    when the schema was already current.
+    """
     with engine.begin() as connection:
         config = _alembic_config(connection)
         head = ScriptDirectory.from_config(config).get_current_head()
-        if MigrationContext.configure(connection).get_current_revision() != head:
-            command.upgrade(config, "head")
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return None
+        command.upgrade(config, "head")
+        return current or "empty"
+
+
+def _require_current_schema(engine) -> None:
+    with engine.connect() as connection:
+        head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current != head:
+        raise MatcherError(
+            f"the database schema is at revision {current or 'none'}, the code needs {head}; "
+            "run `matcher db upgrade` first"
+        )
+
+
+def upgrade_schema(url: str | None = None) -> str:
+    """``matcher db upgrade``: apply pending migrations, as an explicit production step."""
+    url = url or default_database_url()
+    engine = create_engine(url, future=True)
+    try:
+        before = migrate(engine)
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    if before is None:
+        return f"the database schema is current (revision {head})"
+    return f"upgraded the database schema from {before} to {head}"
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -1,11 +1,11 @@
-"""Alembic environment: migrations run on the connection :func:`matcher.store.migrate` passes."""
+"""Alembic environment: migrations run on the connection :func:`matcher.clinic.store.migrate` passes."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import text
 
-from matcher.store import Base
+from matcher.clinic.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -8,41 +8,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from pathlib import Path
-from typing import BinaryIO
 
 import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
+from ..learning.plots import calibration_png
 
-def calibration_plot(
-    curve: list[dict[str, float]], path: Path | str | BinaryIO, title: str
-) -> None:
-    """Predicted vs observed click rate per bin; the diagonal is perfect calibration."""
-    # A Figure, not pyplot: no global state, so it is safe in a threaded web server.
-    figure = Figure(figsize=(4.5, 4.5), dpi=100)
-    axes = figure.subplots()
-    axes.plot([0, 1], [0, 1], linestyle="--", color="#888", label="perfectly calibrated")
-    axes.plot(
-        [b["predicted"] for b in curve],
-        [b["observed"] for b in curve],
-        marker="o",
-        color="#1f5f8b",
-        label="model",
-    )
-    axes.set_xlabel("predicted probability of a good early relationship")
-    axes.set_ylabel("observed rate (held-out clients)")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    axes.set_title(title, fontsize=10)
-    axes.legend(loc="upper left", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
+__all__ = ["calibration_png", "caseload_png", "click_rate_png", "waiting_png"]
 
-
-# --- the coordinator's dashboard --------------------------------------------------------------
 
 #: The site's colours (web/static/style.css): accent teal, soft teal, muted ink.
 _ACCENT, _SOFT, _MUTED = "#1d5f6b", "#a9cfd4", "#4a5a63"
@@ -59,13 +34,6 @@ def _empty(axes, text: str) -> None:
     axes.text(0.5, 0.5, text, ha="center", va="center", color=_MUTED, transform=axes.transAxes)
     axes.set_xticks([])
     axes.set_yticks([])
-
-
-def calibration_png(curve: list[dict[str, float]], title: str) -> bytes:
-    """:func:`calibration_plot` as PNG bytes."""
-    buffer = io.BytesIO()
-    calibration_plot(curve, buffer, title)
-    return buffer.getvalue()
 
 
 def caseload_png(names: Sequence[str], active: Sequence[int], open_places: Sequence[int]) -> bytes:

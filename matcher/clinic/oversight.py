@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..learning.registry import read_card, read_registry
 from .followup import LOW_SESSION_TOTAL, courses
 from .placement import waiting_queue
-from .registry import read_card, read_registry
-from .store import PlacementRow, Store, TherapistRow
+from .store import Store
+from .tables import PlacementRow, TherapistRow
 
 NO_MODEL_MESSAGE = "prior scorer: no calibration curve"
 

@@ -1,0 +1,177 @@
+"""Metrics for the click model and for rankings, each with a known-answer test.
+
+Probability metrics take ``(y_true, y_prob)``. Ranking metrics work on
+logged data: for each held-out client we know one placed therapist and
+whether it clicked; other therapists' outcomes are unknown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+from ..ranking.features import pair_features_by_client, pair_features_for_pairs
+from ..ranking.filters import constraint_masks_many, eligible
+from ..ranking.scoring import Scorer
+from .datasets import TrainingSet
+
+#: Rankings are judged on their top ``RANKING_K`` suggestions.
+RANKING_K = 5
+
+
+def expected_calibration_error(y_true, y_prob, n_bins: int = 10) -> float:
+    """Mean |observed rate - mean predicted| over equal-width bins, weighted by bin size."""
+    y_true = np.asarray(y_true, dtype=float)
+    y_prob = np.asarray(y_prob, dtype=float)
+    bins = np.minimum((y_prob * n_bins).astype(int), n_bins - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        members = bins == b
+        error += members.mean() * abs(y_true[members].mean() - y_prob[members].mean())
+    return float(error)
+
+
+def calibration_curve(y_true, y_prob, n_bins: int = 10) -> list[dict[str, float]]:
+    """Per non-empty bin: mean predicted, observed rate, count (for plots and the card)."""
+    y_true = np.asarray(y_true, dtype=float)
+    y_prob = np.asarray(y_prob, dtype=float)
+    bins = np.minimum((y_prob * n_bins).astype(int), n_bins - 1)
+    return [
+        {
+            "predicted": float(y_prob[bins == b].mean()),
+            "observed": float(y_true[bins == b].mean()),
+            "count": int((bins == b).sum()),
+        }
+        for b in np.unique(bins)
+    ]
+
+
+def probability_metrics(y_true, y_prob) -> dict[str, float]:
+    """ROC AUC, Brier score, log loss and ECE of predicted click probabilities."""
+    y_true = np.asarray(y_true, dtype=int)
+    y_prob = np.clip(np.asarray(y_prob, dtype=float), 1e-6, 1 - 1e-6)
+    both = len(np.unique(y_true)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y_true, y_prob)) if both else float("nan"),
+        "brier": float(brier_score_loss(y_true, y_prob)),
+        "log_loss": float(log_loss(y_true, y_prob, labels=[0, 1])),
+        "ece": expected_calibration_error(y_true, y_prob),
+    }
+
+
+def ndcg_at_k(placed_rank: np.ndarray, clicked: np.ndarray, k: int = 5) -> float:
+    """NDCG@k when each client has one known-relevant item: the placed therapist if it clicked.
+
+    ``placed_rank`` is the 1-based position the scorer gave the placed
+    therapist (0 when it was not ranked at all). With one relevant item the
+    ideal DCG is 1, so a client's NDCG is ``1 / log2(1 + rank)`` when that
+    rank is within ``k`` and it clicked, else 0. Averaged over clients who clicked.
+    """
+    placed_rank = np.asarray(placed_rank)
+    clicked = np.asarray(clicked, dtype=bool)
+    if not clicked.any():
+        return float("nan")
+    rank = placed_rank[clicked]
+    gains = np.where((rank >= 1) & (rank <= k), 1.0 / np.log2(1.0 + np.maximum(rank, 1)), 0.0)
+    return float(gains.mean())
+
+
+def top1_click_rate(
+    top1_is_placed: np.ndarray, clicked: np.ndarray, propensity: np.ndarray
+) -> tuple[float, int]:
+    """Estimated click rate of the top-1 suggestion, by self-normalised inverse propensity.
+
+    Only clients whose placed therapist is the scorer's top-1 tell us about
+    the top-1's outcome; each counts with weight ``1 / propensity`` (the chance
+    the history placed them there). Returns (estimate, number of such clients).
+    """
+    match = np.asarray(top1_is_placed, dtype=bool)
+    weight = 1.0 / np.asarray(propensity, dtype=float)
+    clicked = np.asarray(clicked, dtype=float)
+    if not match.any():
+        return float("nan"), 0
+    w = weight[match]
+    return float((w * clicked[match]).sum() / w.sum()), int(match.sum())
+
+
+def evaluate(ts: TrainingSet, scorer: Scorer | None, mask: np.ndarray, seed: int = 0) -> dict:
+    """Held-out metrics of one scorer (None = random ranking) on the pairs in ``mask``.
+
+    Probability metrics compare P(click) (or the scorer's score) with labels;
+    ranking metrics rank every eligible therapist for each held-out client and
+    look at where the placed therapist landed.
+    """
+    rng = np.random.default_rng(seed)
+    pairs = np.flatnonzero(mask)
+    track = getattr(scorer, "track_record", None)
+    if scorer is None:
+        probability = np.full(len(pairs), ts.labels[~mask].mean() if (~mask).any() else 0.5)
+    else:
+        features = pair_features_for_pairs(
+            ts.clients, ts.client_index[pairs], ts.roster, ts.rows[pairs], track
+        )
+        click = getattr(scorer, "click_probability", scorer.score)
+        probability = click(features)
+    metrics = probability_metrics(ts.labels[pairs], probability)
+    placed_rank, n_eligible = placed_ranks(ts, scorer, pairs, rng)
+    top1 = placed_rank == 1
+    logged = ts.propensity[pairs]
+    propensity = np.where(np.isnan(logged), 1.0 / n_eligible, logged)
+    rate, support = top1_click_rate(top1, ts.labels[pairs], propensity)
+    metrics.update(
+        {
+            f"ndcg_at_{RANKING_K}": ndcg_at_k(placed_rank, ts.labels[pairs], RANKING_K),
+            "top1_click_rate": rate,
+            "top1_support": support,
+        }
+    )
+    return metrics
+
+
+#: Held-out placements ranked at once in :func:`placed_ranks` (bounds memory).
+RANKING_CHUNK = 1024
+
+
+def placed_ranks(
+    ts: TrainingSet, scorer: Scorer | None, pairs: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each placement's therapist lands when its client's eligible therapists are
+    ranked (1 = first), and how many were ranked.
+
+    Equivalent to, for each pair in order: rank the client's eligible therapists
+    (plus the placed one, last, when it is not eligible today) by score with ties
+    in that order; ``scorer=None`` ranks by ``rng.random`` draws in that order. All
+    pairs of a chunk of clients are filtered, featurised and scored in one call each.
+    """
+    track = getattr(scorer, "track_record", None)
+    ranks = np.zeros(len(pairs), dtype=int)
+    sizes = np.zeros(len(pairs), dtype=int)
+    for start in range(0, len(pairs), RANKING_CHUNK):
+        chunk = pairs[start : start + RANKING_CHUNK]
+        clients = [ts.clients[i] for i in ts.client_index[chunk]]
+        ok = eligible(constraint_masks_many([c.record for c in clients], ts.roster))
+        local = np.arange(len(chunk))
+        placed = ts.rows[chunk]
+        late = ~ok[local, placed]  # placed outside today's constraints: ranked last among ties
+        owner, rows = np.nonzero(ok)
+        owner = np.concatenate([owner, local[late]])
+        rows = np.concatenate([rows, placed[late]])
+        after = np.concatenate([np.zeros(len(rows) - late.sum(), bool), np.ones(late.sum(), bool)])
+        order = np.lexsort((after, owner))
+        owner, rows = owner[order], rows[order]
+        if scorer is None:
+            scores = rng.random(len(rows))
+        else:
+            features = pair_features_by_client(clients, owner, ts.roster, rows, track)
+            scores = scorer.score(features)
+        count = np.bincount(owner, minlength=len(chunk))
+        first = np.concatenate([[0], np.cumsum(count)[:-1]])
+        position = np.arange(len(rows)) - first[owner]
+        is_placed = rows == placed[owner]  # exactly one entry per client
+        where = np.zeros(len(chunk), dtype=int)
+        where[owner[is_placed]] = np.flatnonzero(is_placed)
+        mine = scores[where][owner]
+        ahead = (scores > mine) | ((scores == mine) & (position < position[where][owner]))
+        ranks[start : start + len(chunk)] = 1 + np.bincount(owner, ahead, len(chunk)).astype(int)
+        sizes[start : start + len(chunk)] = count
+    return ranks, sizes

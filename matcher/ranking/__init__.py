@@ -1,0 +1,56 @@
+"""Ranking: from an intake and a roster to an explained, constraint-safe ranking.
+
+embed (texts to vectors) -> style (four axes) -> features (roster arrays, client
+profiles, pair features) -> filters (hard constraints) -> scoring (the prior or
+a learned scorer) -> explain (reasons) -> rank (suggestions and near-misses).
+Imports only :mod:`matcher.errors`, :mod:`matcher.vocab` and :mod:`matcher.schema`.
+"""
+
+from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder, text_key
+from .explain import slot_label
+from .features import (
+    CLICK_FEATURES,
+    FEATURE_NAMES,
+    STYLE_FEATURES,
+    ClientProfile,
+    Roster,
+    concerns_text,
+    encode_clients,
+    pair_features,
+    specialties_text,
+)
+from .filters import CONSTRAINTS, constraint_masks, constraint_masks_many, eligible
+from .rank import NearMiss, Ranking, Suggestion, rank_client, track_record_of
+from .scoring import PriorScorer, Scorer
+from .style import StyleInferrer, resolve_style, split_sentences
+
+__all__ = [
+    "CLICK_FEATURES",
+    "CONSTRAINTS",
+    "FEATURE_NAMES",
+    "STYLE_FEATURES",
+    "CachedEmbedder",
+    "ClientProfile",
+    "Embedder",
+    "NearMiss",
+    "PriorScorer",
+    "Ranking",
+    "Roster",
+    "Scorer",
+    "SentenceTransformerEmbedder",
+    "StyleInferrer",
+    "Suggestion",
+    "concerns_text",
+    "constraint_masks",
+    "constraint_masks_many",
+    "eligible",
+    "encode_clients",
+    "pair_features",
+    "rank_client",
+    "resolve_style",
+    "slot_label",
+    "specialties_text",
+    "split_sentences",
+    "text_key",
+    "track_record_of",
+]
