@@ -132,7 +132,7 @@ def _validated(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def _embedder(args: argparse.Namespace) -> Embedder:
-    """The embedding model: the one a caller passed to :func:`main` (tests), else the bundled one."""
+    """The embedding model a caller passed to :func:`main` (tests), else the bundled one."""
     return args.embedder or SentenceTransformerEmbedder()
 
 

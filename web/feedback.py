@@ -97,7 +97,7 @@ THANKS_MESSAGE = (
 
 
 def _answers(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The form's two sections as ``{item: value}`` for :func:`matcher.clinic.followup.record_feedback`."""
+    """The form's two sections as ``{item: value}`` for :func:`matcher.clinic.record_feedback`."""
 
     def section(name: str) -> dict[str, str]:
         return {item: form.get(field_name(name, item), "") for item in SECTIONS[name]}

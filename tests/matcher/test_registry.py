@@ -64,9 +64,7 @@ def test_train_saves_card_plot_and_checksum_and_promotes(
 def test_matcher_load_picks_up_the_current_model(world_dir, tmp_path, fake_embedder):
     assert _train(world_dir, tmp_path, fake_embedder) == 0
     matcher = Matcher.load(tmp_path, world_dir / "therapists.csv", embedder=fake_embedder)
-    ranking = matcher.rank(
-        {"concerns": "anxiety", "language": "english", "modality": "telehealth"}
-    )
+    ranking = matcher.rank({"concerns": "anxiety", "language": "english", "modality": "telehealth"})
     assert ranking.model_version == registry.read_registry(tmp_path)["current"]
     assert all(s.model_version == ranking.model_version for s in ranking)
 

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection :func:`matcher.clinic.store.migrate` passes."""
+"""Alembic environment: migrations run on the connection that ``clinic.store.migrate`` passes."""
 
 from __future__ import annotations
 
