@@ -25,6 +25,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import MatcherError, NotFoundError
+from ..ranking.features import encode_clients, pair_features
+from ..ranking.filters import constraint_masks, eligible
+from ..ranking.rank import track_record_of
 from .accounts import audit
 from .store import Store
 from .tables import IntakeRow, PlacementRow, TherapistRow
@@ -355,10 +358,6 @@ class BatchProposal:
 
 def score_matrix(matcher, records: Sequence[dict[str, Any]]) -> np.ndarray:
     """(m, n) scores of each waiting client against the whole roster; -inf where ineligible."""
-    from ..ranking.features import encode_clients, pair_features
-    from ..ranking.filters import constraint_masks, eligible
-    from ..ranking.rank import track_record_of
-
     roster = matcher.roster
     scorer = matcher.scorer
     profiles = encode_clients(list(records), matcher.embedder, matcher.styles)
