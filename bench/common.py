@@ -28,9 +28,10 @@ import pandas as pd
 
 from matcher.ranking.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
 from matcher.ranking.features import concerns_text, specialties_text
-from matcher.ranking.style import POLE_TEXTS, split_sentences
+from matcher.ranking.style import split_sentences
 from matcher.schema import validate_frame
 from matcher.simulation.simulate import simulate_world
+from matcher.text import style_axes
 from matcher.vocab import STYLE_AXES
 
 CACHE_ENV = "MATCHER_BENCH_CACHE"
@@ -243,7 +244,7 @@ def client_texts(intakes: pd.DataFrame) -> list[str]:
 
 
 def pole_texts() -> list[str]:
-    return [t for negative, positive in POLE_TEXTS.values() for t in (*negative, *positive)]
+    return [t for a in style_axes().values() for t in (*a.anchors_negative, *a.anchors_positive)]
 
 
 def ensure_embedded(texts: Iterable[str], cache: DiskVectorCache, log=print) -> float:

@@ -7,16 +7,9 @@ outcomes) takes its names from here; ``docs/data-format.md`` documents them.
 from __future__ import annotations
 
 #: The four style axes, after the Cooper–Norcross Inventory of Preferences.
-#: Each is rated -3..+3; the sign meaning is documented in ``AXIS_POLES``.
+#: Each is rated -3..+3; what the poles mean, in every wording people read, is
+#: data: ``matcher/data/style_axes.toml`` (read with :func:`matcher.text.style_axes`).
 STYLE_AXES: tuple[str, ...] = ("directive", "intensity", "past_focus", "challenge")
-
-#: Plain-language meaning of each axis' poles: (negative pole, positive pole).
-AXIS_POLES: dict[str, tuple[str, str]] = {
-    "directive": ("the client leads", "the therapist leads and structures"),
-    "intensity": ("calm and contained", "works with strong emotion"),
-    "past_focus": ("here-and-now and future", "explores the past and its roots"),
-    "challenge": ("warm support and listening", "focused challenge and practical problem-solving"),
-}
 
 STYLE_MIN, STYLE_MAX = -3.0, 3.0
 

@@ -65,7 +65,7 @@ FIELD_LABELS: dict[str, str] = {
     SAFETY: "Safety question",
     "concerns": "What brings you",
     "story": "In your own words",
-    **{item.axis: item.title for item in STYLE_ITEMS},
+    **{item.name: item.title for item in STYLE_ITEMS},
     "hopes": "What a helpful therapist would be like",
     "language": "Language",
     "modality": "How you'd like to meet",

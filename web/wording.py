@@ -5,10 +5,9 @@ Presentation only; the vocabularies themselves live in :mod:`matcher.vocab`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from matcher.ranking import slot_label
-from matcher.vocab import CONCERN_TAGS, DAYS, PARTS_OF_DAY, STYLE_AXES
+from matcher.text import StyleAxisText, style_axes
+from matcher.vocab import CONCERN_TAGS, DAYS, PARTS_OF_DAY
 
 CONCERN_LABELS: dict[str, str] = {
     "anxiety": "Anxiety or worry",
@@ -43,63 +42,13 @@ CONCERN_CHOICES: tuple[tuple[str, str], ...] = tuple(
 )
 
 
-@dataclass(frozen=True)
-class StyleItem:
-    """One style axis as a question: the full pole wording and short words for charts."""
-
-    axis: str
-    title: str
-    question: str
-    negative: str  # the -3 end, in the client's voice
-    positive: str  # the +3 end
-    short_negative: str
-    short_positive: str
-
-
-STYLE_ITEMS: tuple[StyleItem, ...] = (
-    StyleItem(
-        "directive",
-        "Who leads",
-        "Who would you like to lead the sessions?",
-        "I'd like to lead and set the pace",
-        "I'd like the therapist to lead and give structure",
-        "I lead",
-        "Therapist leads",
-    ),
-    StyleItem(
-        "intensity",
-        "Emotional intensity",
-        "How much should sessions go into strong feelings?",
-        "Keep things calm and steady",
-        "Go deep into strong feelings",
-        "Calm and steady",
-        "Strong feelings",
-    ),
-    StyleItem(
-        "past_focus",
-        "Past or present",
-        "Where should the work focus?",
-        "On the here and now and what comes next",
-        "On my past and where things come from",
-        "Here and now",
-        "The past",
-    ),
-    StyleItem(
-        "challenge",
-        "Support or challenge",
-        "What kind of help would suit you best?",
-        "Warm support and someone who listens",
-        "Practical tools and honest challenge",
-        "Warm support",
-        "Tools, challenge",
-    ),
-)
-assert tuple(item.axis for item in STYLE_ITEMS) == STYLE_AXES
+#: The style questions, in ``STYLE_AXES`` order (wording from ``matcher/data/style_axes.toml``).
+STYLE_ITEMS: tuple[StyleAxisText, ...] = tuple(style_axes().values())
 
 _STRENGTH = {3: "Strongly", 2: "Mostly", 1: "Slightly"}
 
 
-def style_choices(item: StyleItem) -> tuple[tuple[int, str], ...]:
+def style_choices(item: StyleAxisText) -> tuple[tuple[int, str], ...]:
     """The seven ratings -3..+3 of one axis, each with a spoken label for screen readers."""
     choices = []
     for value in range(-3, 4):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..text import style_axes
 from ..vocab import STYLE_AXES
 from .features import ClientProfile, Roster
 from .scoring import Scorer
@@ -32,53 +33,6 @@ REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "faith": ("faith_preference",),
     "track_record": ("effectiveness",),
     "alliance_history": ("alliance_history",),
-}
-
-# What the client asked for, per axis and sign of the preference (-1, 0, +1) ...
-_WANTS = {
-    "directive": {
-        1: "a therapist who takes the lead and gives structure",
-        0: "a balance of structure and following your lead",
-        -1: "the freedom to set the pace yourself",
-    },
-    "intensity": {
-        1: "room to go into strong feelings",
-        0: "a moderate emotional pace",
-        -1: "a calm, contained space",
-    },
-    "past_focus": {
-        1: "a chance to explore your past and where things come from",
-        0: "a mix of past and present",
-        -1: "a focus on the here and now",
-    },
-    "challenge": {
-        1: "practical tools and problem-solving",
-        0: "a mix of warm support and practical tools",
-        -1: "warm support and someone who listens",
-    },
-}
-# ... and how the therapist works, per axis and style bucket.
-_DOES = {
-    "directive": {
-        1: "works in a structured, goal-focused way",
-        0: "balances structure with following the client's lead",
-        -1: "lets clients lead and set the pace",
-    },
-    "intensity": {
-        1: "welcomes strong feelings in sessions",
-        0: "works at a moderate emotional pace",
-        -1: "keeps sessions calm and steady",
-    },
-    "past_focus": {
-        1: "explores roots and past experiences",
-        0: "moves between past and present",
-        -1: "focuses on present problems and goals",
-    },
-    "challenge": {
-        1: "offers practical tools and focused challenge",
-        0: "combines warm support with practical tools",
-        -1: "offers warm, supportive listening",
-    },
 }
 
 _DAY_NAMES = {
@@ -169,7 +123,8 @@ def _driver_sentence(
         offered = _bucket(float(style[a]))
         if wanted != offered or abs(float(style[a]) - float(client.preference[a])) > MAX_REASON_GAP:
             return None  # only name a style as a reason when it is what the client asked for
-        want, does = _WANTS[axis][wanted], _DOES[axis][offered]
+        wording = style_axes()[axis]
+        want, does = wording.wants[wanted], wording.does[offered]
         lead = (
             "You asked for" if client.source[a] == "stated" else "From what you wrote, you'd like"
         )

@@ -18,69 +18,9 @@ import re
 
 import numpy as np
 
+from ..text import style_axes
 from ..vocab import STYLE_AXES, STYLE_MAX, STYLE_MIN
 from .embed import Embedder
-
-#: Descriptions of each axis' (negative, positive) poles. Several wordings per
-#: pole average out the quirks of any one sentence.
-POLE_TEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "directive": (
-        (
-            "You lead the sessions and decide what we talk about.",
-            "I follow your pace and let you set the direction.",
-            "I want to choose the topics myself and go at my own pace.",
-            "A non-directive therapist who lets the client lead.",
-        ),
-        (
-            "I give clear structure, set an agenda and lead each session.",
-            "The therapist takes charge, plans the sessions and guides the work step by step.",
-            "I want a therapist who tells me what to do and structures our sessions.",
-            "A structured, directive approach with a plan and clear steps.",
-        ),
-    ),
-    "intensity": (
-        (
-            "A calm, steady and contained space where feelings stay manageable.",
-            "We go gently and keep things light and safe.",
-            "I would rather not get overwhelmed by emotions in sessions.",
-            "A low-key, measured conversation without emotional intensity.",
-        ),
-        (
-            "We go into strong feelings and let intense emotions come out.",
-            "I encourage you to fully feel and express deep, painful emotions.",
-            "I want to cry, get angry and really let my emotions out in therapy.",
-            "Emotionally intense work that stays with difficult feelings.",
-        ),
-    ),
-    "past_focus": (
-        (
-            "We focus on the here and now, on your current problems and future goals.",
-            "Practical attention to what is happening today and what you want next.",
-            "I want to deal with my life right now, not dig into my childhood.",
-            "Present-focused and future-oriented work.",
-        ),
-        (
-            "We explore your childhood, your past and where your patterns come from.",
-            "Understanding how early experiences and family history shape you today.",
-            "I want to understand the roots of my problems in my past.",
-            "Exploring past relationships and formative memories in depth.",
-        ),
-    ),
-    "challenge": (
-        (
-            "A warm, accepting space where you feel listened to and supported.",
-            "I offer empathy, compassion and gentle support without judgement.",
-            "I mostly need someone kind who listens and comforts me.",
-            "Warm, supportive listening and emotional validation.",
-        ),
-        (
-            "Practical tools, homework and focused problem-solving.",
-            "I challenge unhelpful thinking and teach concrete skills and strategies.",
-            "I want practical techniques, honest challenge and exercises to solve my problems.",
-            "Goal-focused, skills-based work that pushes you to change.",
-        ),
-    ),
-}
 
 #: Maps the cosine difference onto the -3..+3 rating scale. Chosen so the
 #: spread of inferred styles matches the spread of self-ratings on simulated
@@ -119,7 +59,8 @@ class StyleInferrer:
         if self._poles is None:
             negatives, positives = [], []
             for axis in STYLE_AXES:
-                negative, positive = POLE_TEXTS[axis]
+                wording = style_axes()[axis]
+                negative, positive = wording.anchors_negative, wording.anchors_positive
                 vectors = self.embedder.encode([*negative, *positive])
                 negatives.append(_unit(vectors[: len(negative)].mean(axis=0)))
                 positives.append(_unit(vectors[len(negative) :].mean(axis=0)))
