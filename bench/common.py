@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from matcher.ranking.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
-from matcher.ranking.features import concerns_text, specialties_text
+from matcher.ranking.roster import concerns_text, specialties_text
 from matcher.ranking.style import split_sentences
 from matcher.schema import validate_frame
-from matcher.simulation.simulate import simulate_world
+from matcher.simulation import simulate_world
 from matcher.text import style_axes
 from matcher.vocab import STYLE_AXES
 

@@ -6,9 +6,9 @@ import gc
 
 from matcher.learning.datasets import build_training_set
 from matcher.learning.training import train
-from matcher.ranking.features import concerns_text
+from matcher.ranking.roster import concerns_text
 from matcher.schema import validate_frame
-from matcher.simulation.simulate import simulate_world
+from matcher.simulation import simulate_world
 
 from .common import (
     Context,

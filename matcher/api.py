@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .clinic.privacy import Deletion, delete_client
 from .clinic.store import Store
-from .errors import MatcherError
+from .errors import MatcherError, ModelArtifactError
 from .learning.registry import REGISTRY_FILE, default_model_dir, load_current
 from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .ranking.features import ClientProfile, Roster, encode_clients
@@ -21,10 +24,22 @@ from .ranking.scoring import Scorer
 from .ranking.style import StyleInferrer
 from .schema import frame_records, parse_intake, read_csv, validate_therapists
 
+log = logging.getLogger(__name__)
+
 #: An import touching at most this many therapists (or this share of the roster)
 #: updates the roster arrays in place of a full rebuild.
 INCREMENTAL_MIN = 50
 INCREMENTAL_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A therapist's open places and free times, as a coordinator weighs them."""
+
+    therapist_id: str
+    open_places: int
+    shared_slots: tuple[str, ...]  # free times the client also gave
+    other_slots: tuple[str, ...]
 
 
 class Matcher:
@@ -87,9 +102,9 @@ class Matcher:
             Which database holds the roster when ``therapists`` is None (an
             open :class:`~matcher.store.Store` wins over a URL).
         """
-        scorer = load_current(model_dir)
-        model_dir = default_model_dir() if model_dir is None else model_dir
         base = embedder or SentenceTransformerEmbedder()
+        scorer = load_current(model_dir, embedding_model=base.name)
+        model_dir = default_model_dir() if model_dir is None else model_dir
         if therapists is None:
             store = store or Store(database_url)
             return cls(
@@ -112,12 +127,22 @@ class Matcher:
 
     @property
     def scorer(self) -> Scorer:
-        """The current model; reloaded when the registry's current version changes."""
+        """The current model; reloaded when the registry's current version changes.
+
+        A newly promoted model that cannot be loaded here (checksum, embedding
+        model, library versions) is refused with a warning, and the last good
+        model keeps serving.
+        """
         stamp = self._stamp()
         if stamp != self._registry_stamp:
             with self._lock:
                 if stamp != self._registry_stamp:
-                    self._scorer = load_current(self.model_dir)
+                    try:
+                        self._scorer = load_current(
+                            self.model_dir, embedding_model=self.embedder.name
+                        )
+                    except ModelArtifactError as error:
+                        log.warning("keeping model %s: %s", self._scorer.version, error)
                     self._registry_stamp = stamp
         return self._scorer
 
@@ -190,6 +215,34 @@ class Matcher:
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
         return rank_client(self.profile(intake, remember=remember), roster, self.scorer, k)
+
+    def openings(
+        self, therapist_ids: Sequence[str], wanted_slots: Sequence[str]
+    ) -> dict[str, Opening]:
+        """Open places and free times of these therapists (unknown ids are left out),
+        the client's own times first: what a coordinator weighs before placing."""
+        roster = self.roster
+        wanted = set(wanted_slots)
+        found = {}
+        for therapist_id in therapist_ids:
+            row = roster.row_of.get(therapist_id)
+            if row is None:
+                continue
+            slots = roster.therapists.at[row, "availability"]
+            found[therapist_id] = Opening(
+                therapist_id=therapist_id,
+                open_places=int(roster.capacity[row]),
+                shared_slots=tuple(s for s in slots if s in wanted),
+                other_slots=tuple(s for s in slots if s not in wanted),
+            )
+        return found
+
+    def delete_client(self, client_id: str, *, by: str) -> Deletion:
+        """Erase everything held about a client, the vectors of their texts in this
+        matcher's embedding cache included (see :func:`matcher.clinic.delete_client`)."""
+        if self.store is None:
+            raise MatcherError("this matcher has no database; there is nothing to delete")
+        return delete_client(self.store, client_id, by=by, embedding_models=(self.embedder.name,))
 
     def eligible_therapists(self, intake: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Everyone who passes the client's hard constraints (for a coordinator's override)."""

@@ -380,7 +380,28 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def parse_intake(intake: Mapping[str, Any], *, require_id: bool = False) -> dict[str, Any]:
+class Intake(dict[str, Any]):
+    """One validated intake: the ``intakes.csv`` columns, parsed and normalised.
+
+    The one shape an intake has after the edge (form, JSON API, CSV row):
+    ``concerns`` and ``availability`` are lists, style axes floats in [-3, 3]
+    or None, ``max_fee`` a float or None, flags bools, texts stripped. Only
+    :func:`parse_intake` makes one (and the store, reading back what it
+    validated), so holding an ``Intake`` means it was validated:
+    :meth:`matcher.Matcher.rank` does not validate it again.
+    """
+
+    __slots__ = ()
+
+    def with_client_id(self, client_id: str) -> Intake:
+        """The same validated intake under another id (the id is checked here)."""
+        try:
+            return Intake({**self, "client_id": _parse_id(client_id)})
+        except _Bad as bad:
+            raise ValidationError([Problem("client_id", str(bad))]) from None
+
+
+def parse_intake(intake: Mapping[str, Any], *, require_id: bool = False) -> Intake:
     """Validate one intake given as a mapping keyed by the ``intakes.csv`` column names.
 
     Lists may be lists or ``;``-separated strings; blanks may be ``None``,
@@ -392,6 +413,8 @@ def parse_intake(intake: Mapping[str, Any], *, require_id: bool = False) -> dict
     ValidationError
         Naming each bad field.
     """
+    if isinstance(intake, Intake):
+        return intake  # validated already, with an id
     if not isinstance(intake, Mapping):
         raise ValidationError([Problem("_", "expected an object of intake fields")])
     raw = dict(intake)
@@ -400,7 +423,7 @@ def parse_intake(intake: Mapping[str, Any], *, require_id: bool = False) -> dict
     record, problems = _validate_record(raw, INTAKE_FIELDS, _intake_rules, None, None)
     if problems:
         raise ValidationError(problems)
-    return record
+    return Intake(record)
 
 
 # --- reading CSV files --------------------------------------------------------------------

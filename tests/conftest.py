@@ -19,7 +19,7 @@ class FakeEmbedder:
     """A deterministic bag-of-words embedder: texts sharing words have similar vectors.
 
     Fast and offline, so most tests need not load the real model; one test
-    module (``test_embed_real.py``) checks the real one.
+    module (``tests/matcher/ranking/test_embed_real.py``) checks the real one.
     """
 
     name = "fake-bow"
@@ -51,6 +51,14 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def matcher(fixtures_dir, fake_embedder):
+    """A matcher over the hand-made roster with the prior scorer and the fake embedder."""
+    from matcher import Matcher
+
+    return Matcher.load("", fixtures_dir / "therapists.csv", embedder=fake_embedder)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from matcher.ranking.features import ClientProfile, Roster, pair_features
+from matcher.ranking.features import ClientProfile, pair_features
+from matcher.ranking.roster import Roster
 from matcher.ranking.scoring import Scorer
 
 

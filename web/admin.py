@@ -14,7 +14,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -23,24 +22,22 @@ from flask import (
     url_for,
 )
 
-from matcher import MatcherError, NotFoundError, ValidationError
+from matcher import NotFoundError, ValidationError
 from matcher.clinic import (
     AUDIT_ACTIONS,
     ROLES,
     audit,
     audit_entries,
     create_user,
-    delete_client,
     export_client,
     export_client_csv,
     held_about,
     list_users,
     set_active,
 )
-from matcher.ranking import SentenceTransformerEmbedder
 
 from .auth import login_required
-from .extensions import current_store
+from .extensions import current_matcher, current_store
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -228,17 +225,6 @@ def export_csv(client_id: str):
     )
 
 
-def _embedding_models() -> tuple[str, ...]:
-    """The embedder whose cache may hold this client's texts (its model is not loaded)."""
-    embedder = current_app.config.get("EMBEDDER")
-    if embedder is not None:
-        return (embedder.name,)
-    try:
-        return (SentenceTransformerEmbedder().name,)
-    except MatcherError:  # no embedding model installed: nothing can have been cached with it
-        return ()
-
-
 @bp.post("/clients/<client_id>/delete")
 @login_required("admin")
 def delete(client_id: str):
@@ -247,9 +233,7 @@ def delete(client_id: str):
             client_id, "Type the client id exactly as shown to confirm the deletion."
         ), 400
     try:
-        deletion = delete_client(
-            current_store(), client_id, by=g.user.username, embedding_models=_embedding_models()
-        )
+        deletion = current_matcher().delete_client(client_id, by=g.user.username)
     except NotFoundError:
         abort(404)
     flash(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from matcher import MatcherError, NotFoundError
+from matcher import MatcherError, NotFoundError, Opening
 from matcher.clinic import (
     PlacementError,
     assign,
@@ -13,6 +13,7 @@ from matcher.clinic import (
     end_placement,
     placements_of,
     propose_batch,
+    ranking_for,
     request_rematch,
     sync_outcomes,
     waiting_queue,
@@ -47,19 +48,6 @@ def queue():
     )
 
 
-def _ranking_for(client_id: str, record: dict) -> dict | None:
-    """The suggestions this client was shown; ranked now if they never were (imports)."""
-    store = current_store()
-    ranking = store.latest_ranking(client_id)
-    if ranking is None:
-        try:
-            ranking = current_matcher().rank({**record, "client_id": client_id}).as_dict()
-        except MatcherError:
-            return None
-        store.save_ranking(client_id, ranking)
-    return ranking
-
-
 @bp.get("/clients/<client_id>")
 @login_required("coordinator")
 def client(client_id: str):
@@ -69,19 +57,26 @@ def client(client_id: str):
     except NotFoundError:
         abort(404)
     audit(store, g.user.username, "view_intake", client_id=client_id)
-    ranking = _ranking_for(client_id, intake.record)
-    roster = current_matcher().roster
+    matcher = current_matcher()
+    ranking = ranking_for(store, matcher, intake)
     cards = []
     if ranking is not None:
-        you, source = ranking["client_style"], ranking["client_style_source"]
-        for suggestion in ranking["suggestions"]:
-            row = roster.row_of.get(suggestion["therapist_id"])
+        openings = matcher.openings(
+            [s.therapist_id for s in ranking], intake.record["availability"]
+        )
+        for suggestion in ranking:
+            opening = openings.get(suggestion.therapist_id)
             cards.append(
                 {
                     "suggestion": suggestion,
-                    "chart": style_chart(you, source, suggestion["style"], suggestion["name"]),
-                    "capacity": int(roster.capacity[row]) if row is not None else 0,
-                    "slots": _free_slots(roster, row, intake.record["availability"]),
+                    "chart": style_chart(
+                        ranking.client_style,
+                        ranking.client_style_source,
+                        suggestion.style,
+                        suggestion.name,
+                    ),
+                    "capacity": opening.open_places if opening else 0,
+                    "slots": _slot_labels(opening),
                 }
             )
     return render_template(
@@ -92,19 +87,18 @@ def client(client_id: str):
         cards=cards,
         axes=STYLE_AXES,
         placements=placements_of(store, client_id),
-        others=current_matcher().eligible_therapists(intake.record),
+        others=matcher.eligible_therapists(intake.record),
         words=wording,
     )
 
 
-def _free_slots(roster, row, wanted: list[str]) -> list[tuple[str, bool]]:
-    """The therapist's free slots, the client's own times first (marked True)."""
-    if row is None:
+def _slot_labels(opening: Opening | None) -> list[tuple[str, bool]]:
+    """The therapist's free times, the client's own first (marked True)."""
+    if opening is None:
         return []
-    slots = roster.therapists.at[row, "availability"]
-    shared = [s for s in slots if s in wanted]
-    rest = [s for s in slots if s not in wanted]
-    return [(slot_label(s), True) for s in shared] + [(slot_label(s), False) for s in rest]
+    return [(slot_label(s), True) for s in opening.shared_slots] + [
+        (slot_label(s), False) for s in opening.other_slots
+    ]
 
 
 def _back(client_id: str):

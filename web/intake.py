@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from matcher import MatcherError, ValidationError
+from matcher import ValidationError
+from matcher.clinic import submit_intake
 
 from . import wording
 from .extensions import current_matcher, current_store
@@ -21,8 +20,6 @@ from .forms import (
     parse_intake_form,
 )
 from .security import CSRFError
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("intake", __name__)
 
@@ -43,24 +40,15 @@ def submit():
         submission = parse_intake_form(request.form)
     except ValidationError as error:
         return _render_form(request.form, error.by_field()), 400
-    store = current_store()
-    stored = store.add_intake(
+    stored = submit_intake(
+        current_store(),
+        current_matcher(),
         submission.record,
+        k=current_app.config["MATCHES_K"],
         urgent=submission.urgent,
         support_note=submission.support_note,
         wellbeing=submission.wellbeing,
     )
-    try:
-        ranking = current_matcher().rank(
-            {**submission.record, "client_id": stored.client_id},
-            k=current_app.config["MATCHES_K"],
-        )
-    except MatcherError as error:
-        # The intake is kept; the results page tells the client a coordinator will follow up.
-        # Only the error's kind is logged: its message could quote what the client wrote.
-        log.warning("could not rank intake %s: %s", stored.client_id, type(error).__name__)
-    else:
-        store.save_ranking(stored.client_id, ranking.as_dict())
     return redirect(url_for("results.matches", token=stored.token), code=303)
 
 

@@ -23,10 +23,10 @@ def matches(token: str):
     ranking = store.latest_ranking(intake.client_id)
     cards = []
     if ranking is not None:
-        you, source = ranking["client_style"], ranking["client_style_source"]
+        you, source = ranking.client_style, ranking.client_style_source
         cards = [
-            (suggestion, style_chart(you, source, suggestion["style"], suggestion["name"]))
-            for suggestion in ranking["suggestions"]
+            (suggestion, style_chart(you, source, suggestion.style, suggestion.name))
+            for suggestion in ranking
         ]
     placement = active_placement(store, intake.client_id)
     return render_template(

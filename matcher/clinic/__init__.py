@@ -32,6 +32,7 @@ from .followup import (
     sync_outcomes,
     validate_section,
 )
+from .intakes import Ranker, ranking_for, submit_intake
 from .oversight import (
     Calibration,
     Caseload,
@@ -69,6 +70,7 @@ __all__ = [
     "FeedbackError",
     "MonthRate",
     "PlacementError",
+    "Ranker",
     "Store",
     "active_placement",
     "alert_reasons",
@@ -95,9 +97,11 @@ __all__ = [
     "placements_of",
     "plots",
     "propose_batch",
+    "ranking_for",
     "record_feedback",
     "request_rematch",
     "set_active",
+    "submit_intake",
     "sync_outcomes",
     "training_set_from_store",
     "upgrade_schema",

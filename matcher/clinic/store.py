@@ -26,6 +26,8 @@ from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import MatcherError, NotFoundError, Problem, ValidationError
+from ..ranking.rank import Ranking
+from ..schema import Intake
 from ..vocab import INTAKE_COLUMNS, OUTCOME_COLUMNS, THERAPIST_COLUMNS
 from .tables import (
     CounterRow,
@@ -70,7 +72,7 @@ class ImportSummary:
 @dataclass(frozen=True)
 class StoredIntake:
     client_id: str
-    record: dict[str, Any]
+    record: Intake
     token: str | None
     urgent: bool
     support_note: str
@@ -399,15 +401,15 @@ class Store:
                 raise NotFoundError("no intake has that link")
             return _stored(row)
 
-    def save_ranking(self, client_id: str, payload: dict[str, Any]) -> None:
-        suggestions = payload.get("suggestions") or []
+    def save_ranking(self, client_id: str, ranking: Ranking) -> None:
+        """Keep what the client was shown (the results page and training read it back)."""
         with Session(self.engine) as session, session.begin():
             session.add(
                 RankingRow(
                     client_id=client_id,
-                    model_version=payload.get("model_version", ""),
-                    top_score=suggestions[0]["score"] if suggestions else None,
-                    payload=_clean(payload),
+                    model_version=ranking.model_version,
+                    top_score=ranking[0].score if len(ranking) else None,
+                    payload=_clean(ranking.as_dict()),
                 )
             )
 
@@ -434,7 +436,7 @@ class Store:
                     )
         return pd.DataFrame(rows, columns=["client_id", "therapist_id", "rank", "eligible"])
 
-    def latest_ranking(self, client_id: str) -> dict[str, Any] | None:
+    def latest_ranking(self, client_id: str) -> Ranking | None:
         with Session(self.engine) as session:
             row = session.scalar(
                 select(RankingRow)
@@ -442,13 +444,13 @@ class Store:
                 .order_by(RankingRow.id.desc())
                 .limit(1)
             )
-            return dict(row.payload) if row else None
+            return Ranking.from_dict(row.payload) if row else None
 
 
 def _stored(row: IntakeRow) -> StoredIntake:
     return StoredIntake(
         client_id=row.client_id,
-        record=dict(row.record),
+        record=Intake(row.record),
         token=row.token,
         urgent=row.urgent,
         support_note=row.support_note,

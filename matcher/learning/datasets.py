@@ -20,7 +20,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..ranking.embed import CachedEmbedder, Embedder
-from ..ranking.features import ClientProfile, Roster, encode_clients, pair_features_for_pairs
+from ..ranking.features import ClientProfile, encode_clients, pair_features_for_pairs
+from ..ranking.roster import Roster
 from ..ranking.style import StyleInferrer
 from ..schema import frame_records, read_tables
 from ..vocab import ALLIANCE_CUTOFF

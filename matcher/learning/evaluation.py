@@ -12,6 +12,7 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 from ..ranking.features import pair_features_by_client, pair_features_for_pairs
 from ..ranking.filters import constraint_masks_many, eligible
+from ..ranking.rank import track_record_of
 from ..ranking.scoring import Scorer
 from .datasets import TrainingSet
 
@@ -103,15 +104,14 @@ def evaluate(ts: TrainingSet, scorer: Scorer | None, mask: np.ndarray, seed: int
     """
     rng = np.random.default_rng(seed)
     pairs = np.flatnonzero(mask)
-    track = getattr(scorer, "track_record", None)
+    track = track_record_of(scorer)
     if scorer is None:
         probability = np.full(len(pairs), ts.labels[~mask].mean() if (~mask).any() else 0.5)
     else:
         features = pair_features_for_pairs(
             ts.clients, ts.client_index[pairs], ts.roster, ts.rows[pairs], track
         )
-        click = getattr(scorer, "click_probability", scorer.score)
-        probability = click(features)
+        probability = scorer.click_probability(features)
     metrics = probability_metrics(ts.labels[pairs], probability)
     placed_rank, n_eligible = placed_ranks(ts, scorer, pairs, rng)
     top1 = placed_rank == 1
@@ -143,7 +143,7 @@ def placed_ranks(
     in that order; ``scorer=None`` ranks by ``rng.random`` draws in that order. All
     pairs of a chunk of clients are filtered, featurised and scored in one call each.
     """
-    track = getattr(scorer, "track_record", None)
+    track = track_record_of(scorer)
     ranks = np.zeros(len(pairs), dtype=int)
     sizes = np.zeros(len(pairs), dtype=int)
     for start in range(0, len(pairs), RANKING_CHUNK):

@@ -20,11 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+import pandas as pd
+import sklearn
 
 from ..errors import ModelArtifactError, NotFoundError
 from ..ranking.scoring import PriorScorer, Scorer
@@ -129,8 +133,55 @@ def read_card(model_dir: Path | str, version: str) -> dict[str, Any]:
         raise ModelArtifactError(f"cannot read the card of model {version!r}: {error}") from error
 
 
-def load_version(model_dir: Path | str, version: str) -> Scorer:
-    """Load one version after checking its sha256 against the registry."""
+def environment() -> dict[str, str]:
+    """The library versions a model card records and :func:`check_compatible` compares."""
+    return {
+        "python": platform.python_version(),
+        "scikit_learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+#: Libraries whose (major, minor) version must match between training and serving:
+#: a pickled scikit-learn estimator is only promised to load under the same version.
+PINNED_LIBRARIES = ("scikit_learn", "numpy")
+
+
+def check_compatible(card: dict[str, Any], version: str, embedding_model: str | None) -> None:
+    """Refuse a model trained for another embedding model or incompatible libraries.
+
+    Raises
+    ------
+    ModelArtifactError
+        Naming what the card says and what is running.
+    """
+    trained_with = card.get("embedding_model") or ""
+    if embedding_model and trained_with and trained_with != embedding_model:
+        raise ModelArtifactError(
+            f"model {version!r} was trained on embeddings of {trained_with!r}, but this "
+            f"process embeds with {embedding_model!r}; retrain, or configure that model"
+        )
+    recorded = card.get("environment", {})
+    running = environment()
+    for library in PINNED_LIBRARIES:
+        if library in recorded and _minor(recorded[library]) != _minor(running[library]):
+            raise ModelArtifactError(
+                f"model {version!r} was trained with {library.replace('_', '-')} "
+                f"{recorded[library]}, but {running[library]} is installed; retrain it"
+            )
+
+
+def _minor(version: str) -> tuple[str, ...]:
+    return tuple(str(version).split(".")[:2])
+
+
+def load_version(
+    model_dir: Path | str, version: str, *, embedding_model: str | None = None
+) -> Scorer:
+    """Load one version after checking its sha256 against the registry and its card
+    against the running embedding model and libraries (``embedding_model=None``
+    skips the embedding check)."""
     model_dir = Path(model_dir).resolve()
     registry = read_registry(model_dir)
     entry = registry["versions"].get(version)
@@ -147,17 +198,27 @@ def load_version(model_dir: Path | str, version: str) -> Scorer:
             f"model {version!r} failed its checksum (expected {entry['sha256'][:12]}…, "
             f"found {actual[:12]}…); it was changed after training and will not be loaded"
         )
+    check_compatible(read_card(model_dir, version), version, embedding_model)
     scorer = joblib.load(path)
     scorer.version = version
     return scorer
 
 
-def load_current(model_dir: Path | str | None = None) -> Scorer:
-    """The current model, or the prior scorer when the folder is empty, missing or ``""``."""
+def load_current(
+    model_dir: Path | str | None = None, *, embedding_model: str | None = None
+) -> Scorer:
+    """The current model, or the prior scorer when the folder is empty, missing or ``""``.
+
+    Raises
+    ------
+    ModelArtifactError
+        When the current model fails its checksum or does not fit the running
+        embedding model or libraries (see :func:`check_compatible`).
+    """
     if model_dir is not None and not str(model_dir).strip():
         return PriorScorer()
     model_dir = default_model_dir() if model_dir is None else Path(model_dir)
     current = read_registry(model_dir).get("current")
     if not current:
         return PriorScorer()
-    return load_version(model_dir, current)
+    return load_version(model_dir, current, embedding_model=embedding_model)

@@ -7,14 +7,12 @@ The data come from :mod:`matcher.learning.datasets`; held-out metrics from
 from __future__ import annotations
 
 import logging
-import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from tqdm.auto import tqdm
@@ -200,12 +198,7 @@ def train(
         "calibration_curve": calibration_curve(ts.labels[test_mask], probability),
         "features": list(FEATURE_NAMES),
         "embedding_model": embedding_model,
-        "environment": {
-            "python": platform.python_version(),
-            "scikit_learn": sklearn.__version__,
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-        },
+        "environment": registry.environment(),
     }
     return TrainingResult(scorer, card, probability, ts.labels[test_mask])
 

@@ -13,14 +13,12 @@ from .features import (
     FEATURE_NAMES,
     STYLE_FEATURES,
     ClientProfile,
-    Roster,
-    concerns_text,
     encode_clients,
     pair_features,
-    specialties_text,
 )
 from .filters import CONSTRAINTS, constraint_masks, constraint_masks_many, eligible
 from .rank import NearMiss, Ranking, Suggestion, rank_client, track_record_of
+from .roster import Roster, concerns_text, specialties_text
 from .scoring import PriorScorer, Scorer
 from .style import StyleInferrer, resolve_style, split_sentences
 

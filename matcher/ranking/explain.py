@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..text import style_axes
 from ..vocab import STYLE_AXES
-from .features import ClientProfile, Roster
+from .features import ClientProfile
+from .roster import Roster
 from .scoring import Scorer
 
 MAX_REASONS = 4

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..vocab import SLOTS
-from .features import Roster
+from .roster import Roster
 
 #: Constraint names in the order they are reported.
 CONSTRAINTS: tuple[str, ...] = (

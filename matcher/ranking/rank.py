@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from .explain import explain_rows
-from .features import ClientProfile, Roster, pair_features
+from .features import ClientProfile, pair_features
 from .filters import CONSTRAINTS, EXCLUSION_SUMMARY, constraint_masks, eligible, miss_description
+from .roster import Roster
 from .scoring import Scorer
 
 #: Near-misses fail at most this many constraints, and never capacity (they could not start).
@@ -53,6 +54,19 @@ class Suggestion:
             "model_version": self.model_version,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Suggestion:
+        """The inverse of :meth:`as_dict` (for a stored ranking)."""
+        return cls(
+            rank=int(data["rank"]),
+            therapist_id=str(data["therapist_id"]),
+            name=str(data["name"]),
+            score=float(data["score"]),
+            reasons=tuple(data.get("reasons", ())),
+            style=tuple(float(v) for v in data.get("style", ())),
+            model_version=str(data.get("model_version", "")),
+        )
+
 
 @dataclass(frozen=True)
 class NearMiss:
@@ -72,6 +86,17 @@ class NearMiss:
             "misses": list(self.misses),
             "style": [round(v, 2) for v in self.style],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NearMiss:
+        """The inverse of :meth:`as_dict`."""
+        return cls(
+            therapist_id=str(data["therapist_id"]),
+            name=str(data["name"]),
+            score=float(data["score"]),
+            misses=tuple(data.get("misses", ())),
+            style=tuple(float(v) for v in data.get("style", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -139,7 +164,26 @@ class Ranking(Sequence[Suggestion]):
             "client_style": [round(v, 2) for v in self.client_style],
             "client_style_source": list(self.client_style_source),
             "model_version": self.model_version,
+            "k": self.k,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ranking:
+        """The inverse of :meth:`as_dict`: a stored ranking as the typed object again.
+
+        ``limiting_constraint`` and ``message`` are derived, so they are not read back.
+        """
+        return cls(
+            suggestions=tuple(Suggestion.from_dict(s) for s in data.get("suggestions", ())),
+            near_misses=tuple(NearMiss.from_dict(m) for m in data.get("near_misses", ())),
+            excluded={str(k): int(v) for k, v in (data.get("excluded") or {}).items()},
+            eligible=int(data.get("eligible", len(data.get("suggestions", ())))),
+            roster_size=int(data.get("roster_size", 0)),
+            client_style=tuple(float(v) for v in data.get("client_style", ())),
+            client_style_source=tuple(data.get("client_style_source", ())),
+            model_version=str(data.get("model_version", "")),
+            k=int(data.get("k", 5)),
+        )
 
 
 def rank_client(
@@ -164,7 +208,7 @@ def rank_client(
     if not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
     if exhaustive is None:
-        exhaustive = bool(getattr(scorer, "exhaustive", True))
+        exhaustive = bool(scorer.exhaustive)
     masks = constraint_masks(client.record, roster)
     passing = eligible(masks)
     rows = np.flatnonzero(passing)
@@ -185,9 +229,9 @@ def rank_client(
     )
 
 
-def track_record_of(scorer: Scorer):
-    """The scorer's track record, for scorers that have one (learned models)."""
-    return getattr(scorer, "track_record", None)
+def track_record_of(scorer: Scorer | None):
+    """The scorer's track record (None for the prior, or for no scorer at all)."""
+    return None if scorer is None else scorer.track_record
 
 
 def _baseline(

@@ -14,17 +14,30 @@ import numpy as np
 import pandas as pd
 
 from .features import FEATURE_NAMES, STYLE_FEATURES
+from .roster import TrackRecordLike
 
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Scores (client, therapist) pairs."""
+    """Scores (client, therapist) pairs: everything ranking, training and placement use.
+
+    Implemented by :class:`PriorScorer` and :class:`matcher.learning.LearnedScorer`.
+    """
 
     #: Shown to coordinators beside each suggestion: "prior" or a model version.
     version: str
+    #: True when scoring every candidate is cheap; False makes ranking score a
+    #: shortlist on large rosters (see :func:`matcher.ranking.rank.shortlist_scores`).
+    exhaustive: bool
+    #: The therapists' fitted track record that fills the history features, or None.
+    track_record: TrackRecordLike | None
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
         """(n,) float in [0, 1] for a frame with columns ``FEATURE_NAMES``."""
+        ...
+
+    def click_probability(self, features: pd.DataFrame) -> np.ndarray:
+        """(n,) P(good early relationship) in [0, 1]; the prior's score is its own estimate."""
         ...
 
 
@@ -47,8 +60,10 @@ class PriorScorer:
     """A transparent logistic score with hand-set weights (see ``PRIOR_WEIGHTS``)."""
 
     version = "prior"
-    #: Cheap enough to score every candidate (see :func:`matcher.rank.shortlist_scores`).
+    #: Cheap enough to score every candidate (see :func:`matcher.ranking.rank.shortlist_scores`).
     exhaustive = True
+    #: The prior knows no therapist's history.
+    track_record = None
 
     def __init__(self, weights: dict[str, float] | None = None, intercept: float = PRIOR_INTERCEPT):
         self.weights = dict(PRIOR_WEIGHTS if weights is None else weights)
@@ -58,3 +73,6 @@ class PriorScorer:
         w = np.array([self.weights.get(name, 0.0) for name in FEATURE_NAMES])
         logit = features[list(FEATURE_NAMES)].to_numpy(dtype=float) @ w + self.intercept
         return 1.0 / (1.0 + np.exp(-logit))
+
+    def click_probability(self, features: pd.DataFrame) -> np.ndarray:
+        return self.score(features)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from matcher import NotFoundError
+from matcher import NotFoundError, Ranking
 from matcher.clinic.accounts import audit, audit_entries
 from matcher.clinic.placement import assign
 from matcher.clinic.privacy import (
@@ -71,11 +71,13 @@ def _client_with_history(store: Store, *, model: str = "fake-bow") -> str:
     client = stored.client_id
     store.save_ranking(
         client,
-        {
-            "model_version": "prior",
-            "suggestions": [{"therapist_id": "T2", "rank": 1, "score": 0.8, "name": "Sam"}],
-            "eligible": 3,
-        },
+        Ranking.from_dict(
+            {
+                "model_version": "prior",
+                "suggestions": [{"therapist_id": "T2", "rank": 1, "score": 0.8, "name": "Sam"}],
+                "eligible": 3,
+            }
+        ),
     )
     placement = assign(store, client, "T2", by="maria", rank_shown=1, score=0.8)
     with Session(store.engine) as session, session.begin():

@@ -21,11 +21,6 @@ BASE_INTAKE = {
 }
 
 
-@pytest.fixture
-def matcher(fixtures_dir, fake_embedder):
-    return Matcher.load("", fixtures_dir / "therapists.csv", embedder=fake_embedder)
-
-
 def test_rank_returns_scored_explained_suggestions(matcher):
     ranking = matcher.rank(BASE_INTAKE, k=3)
     assert len(ranking) == 3

@@ -13,13 +13,14 @@ from matcher.learning.datasets import build_training_set
 from matcher.learning.model import ClickModel, LearnedScorer, TrackRecord, boosted_candidate
 from matcher.ranking import rank as rank_module
 from matcher.ranking.embed import CachedEmbedder
-from matcher.ranking.features import Roster, encode_clients, pair_features
+from matcher.ranking.features import encode_clients, pair_features
 from matcher.ranking.filters import constraint_masks, eligible
 from matcher.ranking.rank import rank_client
+from matcher.ranking.roster import Roster
 from matcher.ranking.scoring import PriorScorer
 from matcher.ranking.style import StyleInferrer
 from matcher.schema import validate_frame
-from matcher.simulation.simulate import simulate_world
+from matcher.simulation import simulate_world
 from tests.conftest import FakeEmbedder
 from tests.reference_oracle import allowed, reference_rank
 
@@ -251,11 +252,11 @@ def test_the_roster_fingerprint_is_the_hash_of_its_records_json(monkeypatch):
     import hashlib
     import json
 
-    from matcher.ranking import features as features_module
+    from matcher.ranking import roster as roster_module
 
     frame = validate_frame(simulate_world(23, 0, seed=3, history=False).therapists, "therapists")
     whole = json.dumps(frame.to_dict("records"), sort_keys=True, default=str)
-    monkeypatch.setattr(features_module, "FINGERPRINT_CHUNK", 5)
+    monkeypatch.setattr(roster_module, "FINGERPRINT_CHUNK", 5)
     assert (
-        features_module.roster_fingerprint(frame) == hashlib.sha256(whole.encode()).hexdigest()[:16]
+        roster_module.roster_fingerprint(frame) == hashlib.sha256(whole.encode()).hexdigest()[:16]
     )

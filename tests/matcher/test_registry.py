@@ -7,12 +7,12 @@ import json
 import pytest
 
 import train as train_script
-from matcher import Matcher
+from matcher import Matcher, Ranking
 from matcher.errors import ModelArtifactError, NotFoundError
 from matcher.learning import registry
 from matcher.learning.model import LearnedScorer
 from matcher.ranking.scoring import PriorScorer
-from matcher.simulation.simulate import simulate_world
+from matcher.simulation import simulate_world
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,14 @@ def test_train_from_the_database_uses_logged_rankings(
     ):
         store.save_ranking(
             client,
-            {"suggestions": [{"therapist_id": therapist, "rank": 1, "score": 0.5}], "eligible": 10},
+            Ranking.from_dict(
+                {
+                    "suggestions": [
+                        {"therapist_id": therapist, "rank": 1, "score": 0.5, "name": therapist}
+                    ],
+                    "eligible": 10,
+                }
+            ),
         )
     argv = ["--database-url", database_url, "--model-dir", str(tmp_path)]
     assert train_script.main(argv, embedder=fake_embedder) == 0
@@ -165,3 +172,48 @@ def test_a_running_matcher_picks_up_a_newly_promoted_model(world_dir, tmp_path, 
     assert matcher.rank(intake).model_version == "prior"
     assert _train(world_dir, tmp_path, fake_embedder) == 0
     assert matcher.rank(intake).model_version == registry.read_registry(tmp_path)["current"]
+
+
+def _edit_card(model_dir, version, **changes):
+    path = model_dir / version / "card.json"
+    card = json.loads(path.read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            card.setdefault(key, {}).update(value)
+        else:
+            card[key] = value
+    path.write_text(json.dumps(card))
+
+
+def test_a_model_for_another_embedding_model_is_refused_naming_both(
+    world_dir, tmp_path, fake_embedder
+):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    version = registry.read_registry(tmp_path)["current"]
+    _edit_card(tmp_path, version, embedding_model="other-encoder")
+    with pytest.raises(ModelArtifactError, match="'other-encoder'.*'fake-bow'"):
+        registry.load_current(tmp_path, embedding_model="fake-bow")
+    with pytest.raises(ModelArtifactError, match="other-encoder"):
+        Matcher.load(tmp_path, world_dir / "therapists.csv", embedder=fake_embedder)
+
+
+def test_a_model_from_other_library_versions_is_refused(world_dir, tmp_path, fake_embedder):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    version = registry.read_registry(tmp_path)["current"]
+    _edit_card(tmp_path, version, environment={"scikit_learn": "0.99.0"})
+    with pytest.raises(ModelArtifactError, match=r"scikit-learn 0\.99\.0, but .* is installed"):
+        registry.load_current(tmp_path, embedding_model="fake-bow")
+
+
+def test_a_running_matcher_keeps_its_model_when_the_new_one_is_incompatible(
+    world_dir, tmp_path, fake_embedder
+):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    good = registry.read_registry(tmp_path)["current"]
+    matcher = Matcher.load(tmp_path, world_dir / "therapists.csv", embedder=fake_embedder)
+    assert _train(world_dir, tmp_path, fake_embedder, "--force", "--seed", "1") == 0
+    newer = registry.read_registry(tmp_path)["current"]
+    assert newer != good
+    _edit_card(tmp_path, newer, embedding_model="other-encoder")
+    intake = {"concerns": "anxiety", "language": "english", "modality": "telehealth"}
+    assert matcher.rank(intake).model_version == good

@@ -16,7 +16,7 @@ from matcher.ranking.features import FEATURE_NAMES
 from matcher.ranking.filters import constraint_masks, eligible
 from matcher.ranking.scoring import PriorScorer
 from matcher.schema import validate_frame
-from matcher.simulation.simulate import simulate_world
+from matcher.simulation import simulate_world
 
 
 def _tables(world):

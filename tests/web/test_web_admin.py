@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matcher import NotFoundError
+from matcher import NotFoundError, Ranking
 from matcher.clinic.accounts import audit, audit_entries, authenticate, create_user, list_users
 from matcher.clinic.placement import assign
 from matcher.clinic.tables import FeedbackRow, PlacementRow, RankingRow
@@ -42,7 +42,7 @@ def _token(client, path: str = "/admin/users") -> str:
 def _placed_client(store) -> str:
     """A client placed with T2 (an active placement), with one session's feedback."""
     stored = store.add_intake(parse_intake(INTAKE), support_note=NOTE)
-    store.save_ranking(stored.client_id, {"model_version": "prior", "suggestions": []})
+    store.save_ranking(stored.client_id, Ranking.from_dict({"model_version": "prior"}))
     placement = assign(store, stored.client_id, "T2", by="maria")
     with Session(store.engine) as session, session.begin():
         session.add(

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from matcher.learning import registry
-from matcher.simulation.simulate import simulate_world
+from matcher.simulation import simulate_world
 
 
 def _csrf(client, path):

@@ -96,7 +96,7 @@ def test_full_intake_redirects_to_ranked_matches(submit, intake_form, token_of, 
     assert stored.urgent is False
     assert stored.record["concerns"] == ["anxiety", "work_stress"]
     ranking = store.latest_ranking(stored.client_id)
-    assert ranking["suggestions"][0]["name"] in text
+    assert ranking[0].name in text
 
 
 def test_near_misses_are_shown_separately(submit, intake_form, token_of, client):
@@ -198,8 +198,8 @@ def test_support_note_is_stored_but_does_not_change_the_ranking(
     assert "support_note" not in with_note.record
     first = store.latest_ranking(plain.client_id)
     second = store.latest_ranking(with_note.client_id)
-    assert first["suggestions"] == second["suggestions"]
-    assert first["near_misses"] == second["near_misses"]
+    assert first.suggestions == second.suggestions
+    assert first.near_misses == second.near_misses
 
 
 def test_other_concerns_are_split_into_tags(submit, intake_form, token_of, store):
