@@ -21,7 +21,7 @@ from .errors import MatcherError, Problem, ValidationError
 from .learning import registry
 from .learning.datasets import training_set_from_files
 from .learning.model import TRACK_RECORD_WEIGHT
-from .learning.training import train_and_register
+from .learning.training import train_and_register, training_summary
 from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .ranking.style import StyleInferrer
 from .schema import read_csv_bytes, read_directory, read_tables, validate_frame
@@ -169,13 +169,7 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     status = "promoted to current" if result.promoted else "saved, not promoted"
     print(f"model {result.version}: {status} ({result.reason})")
-    model = result.card["metrics"]["model"]
-    print(
-        f"held-out ROC AUC {model['roc_auc']:.3f}, ECE {model['ece']:.3f}, "
-        f"top-1 click rate {model['top1_click_rate']:.3f} "
-        f"(prior {result.card['metrics']['prior']['top1_click_rate']:.3f}, "
-        f"random {result.card['metrics']['random']['top1_click_rate']:.3f})"
-    )
+    print(training_summary(result.card))
     return 0
 
 

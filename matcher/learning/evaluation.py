@@ -8,13 +8,18 @@ whether it clicked; other therapists' outcomes are unknown.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from ..ranking.features import pair_features_by_client, pair_features_for_pairs
+from ..ranking.features import CLICK_FEATURES, pair_features_by_client, pair_features_for_pairs
 from ..ranking.filters import constraint_masks_many, eligible
 from ..ranking.rank import track_record_of
 from ..ranking.scoring import Scorer
-from .datasets import TrainingSet
+from .datasets import PROPENSITY_FLOOR, TrainingSet
+from .off_policy import LoggedOutcomes
 
 #: Rankings are judged on their top ``RANKING_K`` suggestions.
 RANKING_K = 5
@@ -113,7 +118,7 @@ def evaluate(ts: TrainingSet, scorer: Scorer | None, mask: np.ndarray, seed: int
         )
         probability = scorer.click_probability(features)
     metrics = probability_metrics(ts.labels[pairs], probability)
-    placed_rank, n_eligible = placed_ranks(ts, scorer, pairs, rng)
+    placed_rank, n_eligible, _ = placed_ranks(ts, scorer, pairs, rng)
     top1 = placed_rank == 1
     logged = ts.propensity[pairs]
     propensity = np.where(np.isnan(logged), 1.0 / n_eligible, logged)
@@ -133,10 +138,15 @@ RANKING_CHUNK = 1024
 
 
 def placed_ranks(
-    ts: TrainingSet, scorer: Scorer | None, pairs: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+    ts: TrainingSet,
+    scorer: Scorer | None,
+    pairs: np.ndarray,
+    rng: np.random.Generator,
+    k: int = RANKING_K,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each placement's therapist lands when its client's eligible therapists are
-    ranked (1 = first), and how many were ranked.
+    ranked (1 = first), how many were ranked, and the roster rows of the top ``k``
+    ((len(pairs), k) int, -1 where fewer were ranked).
 
     Equivalent to, for each pair in order: rank the client's eligible therapists
     (plus the placed one, last, when it is not eligible today) by score with ties
@@ -146,6 +156,7 @@ def placed_ranks(
     track = track_record_of(scorer)
     ranks = np.zeros(len(pairs), dtype=int)
     sizes = np.zeros(len(pairs), dtype=int)
+    top = np.full((len(pairs), k), -1, dtype=int)
     for start in range(0, len(pairs), RANKING_CHUNK):
         chunk = pairs[start : start + RANKING_CHUNK]
         clients = [ts.clients[i] for i in ts.client_index[chunk]]
@@ -174,4 +185,67 @@ def placed_ranks(
         ahead = (scores > mine) | ((scores == mine) & (position < position[where][owner]))
         ranks[start : start + len(chunk)] = 1 + np.bincount(owner, ahead, len(chunk)).astype(int)
         sizes[start : start + len(chunk)] = count
-    return ranks, sizes
+        best = np.lexsort((position, -scores, owner))  # per client: score down, ties in order
+        place = np.arange(len(rows)) - first[owner[best]]
+        kept = place < k
+        top[start + owner[best][kept], place[kept]] = rows[best][kept]
+    return ranks, sizes, top
+
+
+class RewardModel:
+    """A plain logistic model of P(click | pair features) fitted on training rows only.
+
+    The doubly robust estimate needs one reward model shared by every policy it
+    compares; it sees the pair features without the track-record columns, so
+    it is not any contender's own model.
+    """
+
+    FEATURES = tuple(name for name in CLICK_FEATURES if name != "alliance_history")
+
+    def __init__(self, ts: TrainingSet, train_mask: np.ndarray):
+        X = ts.features.loc[train_mask, list(self.FEATURES)]
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+        self.model.fit(
+            X, ts.labels[train_mask], logisticregression__sample_weight=ts.weights(train_mask)
+        )
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(features[list(self.FEATURES)])[:, 1]
+
+
+def logged_outcomes(
+    ts: TrainingSet,
+    scorer: Scorer | None,
+    mask: np.ndarray,
+    reward_model: RewardModel,
+    *,
+    k: int = RANKING_K,
+    seed: int = 0,
+) -> LoggedOutcomes:
+    """The held-out log as seen by "start with one of this scorer's top ``k``, each
+    equally likely" (``scorer=None``: a random order). Uses every logged placement:
+    those outside the top ``k`` carry weight 0 but still count in IPS and DR.
+
+    Propensities are the logged ones where known, else ``1 / eligible``.
+    """
+    pairs = np.flatnonzero(mask)
+    placed_rank, n_candidates, top = placed_ranks(ts, scorer, pairs, np.random.default_rng(seed), k)
+    shown = np.minimum(n_candidates, k)
+    target = np.where(placed_rank <= k, 1.0 / np.maximum(shown, 1), 0.0)
+    logged = ts.propensity[pairs]
+    propensity = np.where(np.isnan(logged), 1.0 / np.maximum(n_candidates, 1), logged)
+    propensity = np.maximum(propensity, PROPENSITY_FLOOR / 10)  # a floor, not a clip of w
+    placed_features = pair_features_for_pairs(
+        ts.clients, ts.client_index[pairs], ts.roster, ts.rows[pairs]
+    )
+    owner, slot = np.nonzero(top >= 0)
+    clients = [ts.clients[i] for i in ts.client_index[pairs]]
+    top_features = pair_features_by_client(clients, owner, ts.roster, top[owner, slot])
+    q_top = np.bincount(owner, reward_model.predict(top_features), len(pairs))
+    return LoggedOutcomes(
+        reward=ts.labels[pairs].astype(float),
+        weight=target / propensity,
+        q_policy=q_top / np.maximum(shown, 1),
+        q_logged=reward_model.predict(placed_features),
+        group=ts.client_ids[pairs],
+    )

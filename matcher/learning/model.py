@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..ranking.features import CLICK_FEATURES
 from ..vocab import RELIABLE_CHANGE
+from .prior_offset import PriorOffsetLogistic
 
 #: Below this many labelled pairs, isotonic calibration overfits; sigmoid is used.
 ISOTONIC_MIN_ROWS = 5000
@@ -43,6 +44,11 @@ def logistic_candidate(C: float = 1.0) -> Pipeline:
     return Pipeline(
         [("scale", StandardScaler()), ("classifier", LogisticRegression(C=C, max_iter=1000))]
     )
+
+
+def prior_offset_candidate() -> Pipeline:
+    """Logistic corrections to the prior, shrunk toward it (see :mod:`.prior_offset`)."""
+    return Pipeline([("classifier", PriorOffsetLogistic())])
 
 
 def boosted_candidate(random_state: int = 0) -> Pipeline:
@@ -343,7 +349,7 @@ class LearnedScorer:
         model scores a shortlist on large rosters (see :func:`matcher.rank.shortlist_scores`)."""
         model = getattr(self.click_model, "model_", None)
         last = model.steps[-1][1] if isinstance(model, Pipeline) else model
-        return isinstance(last, LogisticRegression)
+        return isinstance(last, LogisticRegression | PriorOffsetLogistic)
 
     def click_probability(self, features: pd.DataFrame) -> np.ndarray:
         return self.click_model.predict_proba(features)[:, 1]

@@ -13,16 +13,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from tqdm.auto import tqdm
 
 from ..errors import MatcherError, ModelArtifactError
-from ..ranking.features import CLICK_FEATURES, FEATURE_NAMES
-from ..ranking.scoring import PriorScorer
-from . import registry
+from ..ranking.features import FEATURE_NAMES
+from ..ranking.scoring import PriorScorer, Scorer
+from . import off_policy, registry
 from .datasets import PROPENSITY_FLOOR, TrainingSet
-from .evaluation import calibration_curve, evaluate
+from .evaluation import RANKING_K, RewardModel, calibration_curve, evaluate, logged_outcomes
 from .model import (
     TRACK_RECORD_WEIGHT,
     ClickModel,
@@ -30,6 +29,7 @@ from .model import (
     TrackRecord,
     boosted_candidate,
     logistic_candidate,
+    prior_offset_candidate,
 )
 from .plots import calibration_plot
 
@@ -37,13 +37,28 @@ log = logging.getLogger(__name__)
 
 #: Fewer labelled pairs than this cannot support a learned model; the prior stays.
 MIN_TRAINING_PAIRS = 50
+#: Client-grouped folds of the training rows on which candidates are compared.
+SELECTION_FOLDS = 2
+#: Policy values closer than this count as a tie in candidate selection.
+SELECTION_TIE = 0.002
+#: The promotion gate: the candidate's doubly robust value must beat each contender's
+#: in at least this share of paired bootstrap resamples over held-out clients ...
+GATE_WIN_SHARE = 0.8
+#: ... and its held-out calibration error must be at most this, or no worse than that of
+#: what it replaces (the champion, else the prior) plus GATE_ECE_SLACK.
+GATE_MAX_ECE = 0.05
+GATE_ECE_SLACK = 0.02
 
 
-CANDIDATES = {"logistic": logistic_candidate, "boosted": boosted_candidate}
+CANDIDATES = {
+    "prior_offset": prior_offset_candidate,
+    "logistic": logistic_candidate,
+    "boosted": boosted_candidate,
+}
 
 
 def _candidate(name: str, seed: int):
-    return CANDIDATES[name]() if name == "logistic" else CANDIDATES[name](seed)
+    return CANDIDATES[name](seed) if name == "boosted" else CANDIDATES[name]()
 
 
 def fit_track_record(ts: TrainingSet, rows: np.ndarray) -> TrackRecord:
@@ -83,22 +98,31 @@ def _fill_history(
 def select_candidate(
     ts: TrainingSet, features: pd.DataFrame, mask: np.ndarray, seed: int = 0
 ) -> tuple[str, dict]:
-    """Pick the candidate with the best client-grouped cross-validated ROC AUC."""
-    X, y = features.loc[mask, list(CLICK_FEATURES)], ts.labels[mask]
-    groups, weights = ts.client_ids[mask], ts.weights(mask)
-    n_splits = min(5, len(np.unique(groups)))
-    scores: dict[str, float] = {}
-    for name in CANDIDATES:
-        aucs = []
-        for train, test in GroupKFold(n_splits).split(X, y, groups):
-            if len(np.unique(y[test])) < 2:
-                continue
-            model = _candidate(name, seed)
-            last = model.steps[-1][0]
-            model.fit(X.iloc[train], y[train], **{f"{last}__sample_weight": weights[train]})
-            aucs.append(roc_auc_score(y[test], model.predict_proba(X.iloc[test])[:, 1]))
-        scores[name] = float(np.mean(aucs)) if aucs else float("nan")
-    best = max(scores, key=lambda n: -np.inf if np.isnan(scores[n]) else scores[n])
+    """Pick the candidate whose ranking is worth most on client-grouped folds of the
+    training rows, by the doubly robust estimate (the held-out clients are not used).
+
+    Ties (within 0.002) go to the earlier candidate in ``CANDIDATES``, the one
+    closest to the prior.
+    """
+    rows = np.flatnonzero(mask)
+    groups = ts.client_ids[rows]
+    n_splits = min(SELECTION_FOLDS, len(np.unique(groups)))
+    values: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+    for fit_part, check_part in GroupKFold(n_splits).split(rows, groups=groups):
+        fit_mask, check_mask = np.zeros_like(mask), np.zeros_like(mask)
+        fit_mask[rows[fit_part]], check_mask[rows[check_part]] = True, True
+        if len(np.unique(ts.labels[fit_mask])) < 2:
+            continue
+        reward_model = RewardModel(ts, fit_mask)
+        for name in CANDIDATES:
+            scorer = fit_scorer(ts, features, fit_mask, name, seed=seed, calibration_folds=2)
+            log_ = logged_outcomes(ts, scorer, check_mask, reward_model, seed=seed)
+            values[name].append(off_policy.estimates(log_)["dr"])
+    scores = {name: float(np.mean(v)) if v else float("nan") for name, v in values.items()}
+    best = next(iter(CANDIDATES))
+    for name, value in scores.items():
+        if not np.isnan(value) and value > scores[best] + SELECTION_TIE:
+            best = name
     return best, scores
 
 
@@ -110,13 +134,14 @@ def fit_scorer(
     *,
     track_record_weight: float = TRACK_RECORD_WEIGHT,
     seed: int = 0,
+    calibration_folds: int = 3,
 ) -> LearnedScorer:
     """Fit the click model and the track record on the rows in ``mask``.
 
     Without enough improvement scores the track record keeps only the
     alliance history, and the final score is P(click) alone.
     """
-    click = ClickModel(_candidate(candidate, seed)).fit(
+    click = ClickModel(_candidate(candidate, seed), n_splits=calibration_folds).fit(
         features[mask], ts.labels[mask], sample_weight=ts.weights(mask), groups=ts.client_ids[mask]
     )
     record = fit_track_record(ts, np.flatnonzero(mask))
@@ -135,12 +160,14 @@ class TrainingResult:
 def train(
     ts: TrainingSet,
     *,
+    champion: Scorer | None = None,
     track_record_weight: float = TRACK_RECORD_WEIGHT,
     seed: int = 0,
     embedding_model: str = "",
     progress: bool = False,
 ) -> TrainingResult:
-    """Select, fit and evaluate a learned scorer; the card records everything.
+    """Select, fit and evaluate a learned scorer against the prior (and the champion,
+    a learned model currently in use, when given); the card records everything.
 
     Raises
     ------
@@ -157,22 +184,25 @@ def train(
         raise MatcherError("every outcome has the same label; nothing to learn from")
     with tqdm(total=4, desc="fitting", disable=not progress) as bar:
         features = features_with_history(ts, train_mask)
-        candidate, cv_auc = select_candidate(ts, features, train_mask, seed)
+        candidate, selection = select_candidate(ts, features, train_mask, seed)
         bar.update(1)
         scorer = fit_scorer(
             ts, features, train_mask, candidate, track_record_weight=track_record_weight, seed=seed
         )
         bar.update(1)
-        metrics = {"model": evaluate(ts, scorer, test_mask, seed)}
-        bar.update(1)
-        metrics["prior"] = evaluate(ts, PriorScorer(), test_mask, seed)
+        contenders: dict[str, Scorer | None] = {"model": scorer, "prior": PriorScorer()}
+        if champion is not None and not isinstance(champion, PriorScorer):
+            contenders["champion"] = champion
+        metrics = {name: evaluate(ts, s, test_mask, seed) for name, s in contenders.items()}
         metrics["random"] = evaluate(ts, None, test_mask, seed)
+        bar.update(1)
+        policy = ranking_values(ts, {**contenders, "random": None}, train_mask, test_mask, seed)
         bar.update(1)
     probability = scorer.click_probability(features[test_mask])
     card = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "candidate": candidate,
-        "cv_roc_auc": cv_auc,
+        "selection_dr_value": selection,
         "calibration_method": scorer.click_model.calibration_method_,
         "label": {
             "rule": "not dropped_out and (alliance missing or alliance >= threshold); "
@@ -195,12 +225,94 @@ def train(
         },
         "track_record": _track_record_card(scorer),
         "metrics": metrics,
+        "policy_value": policy,
+        "champion": getattr(champion, "version", "prior") if "champion" in contenders else "prior",
         "calibration_curve": calibration_curve(ts.labels[test_mask], probability),
         "features": list(FEATURE_NAMES),
         "embedding_model": embedding_model,
         "environment": registry.environment(),
     }
     return TrainingResult(scorer, card, probability, ts.labels[test_mask])
+
+
+def ranking_values(
+    ts: TrainingSet,
+    scorers: dict[str, Scorer | None],
+    train_mask: np.ndarray,
+    test_mask: np.ndarray,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Each scorer's ranking value on the held-out clients (IPS, SNIPS and DR, each with
+    a bootstrap interval) and the paired bootstrap of the model against each other one.
+
+    Returns ``{"estimates": {name: {estimator: {value, low, high}}}, "versus": {name:
+    {"mean_gain", "low", "high", "win_share"}}}``; "versus" compares DR values.
+    """
+    reward_model = RewardModel(ts, train_mask)
+    logs = {
+        name: logged_outcomes(ts, scorer, test_mask, reward_model, seed=seed)
+        for name, scorer in scorers.items()
+    }
+    resamples = off_policy.bootstrap_indices(logs["model"].group, seed=seed)
+    boot = {name: off_policy.bootstrap_estimates(log_, resamples) for name, log_ in logs.items()}
+    draws = {name: estimators["dr"] for name, estimators in boot.items()}
+    versus = {}
+    for name in logs:
+        if name == "model":
+            continue
+        gain = draws["model"] - draws[name]
+        low, high = off_policy.interval(gain)
+        versus[name] = {
+            "mean_gain": float(np.nanmean(gain)),
+            "low": low,
+            "high": high,
+            "win_share": float(np.mean(gain > 0)),
+        }
+    return {
+        "estimates": {name: off_policy.summary(log_, boot[name]) for name, log_ in logs.items()},
+        "versus": versus,
+        "k": RANKING_K,
+    }
+
+
+def gate(card: dict[str, Any]) -> tuple[bool, str]:
+    """Whether a trained candidate may replace what ranks today, and why, in one line.
+
+    The rule: against the prior, against the champion (when a learned model is
+    current) and against a random order (a model that cannot beat chance has learned
+    nothing, whatever its luck against the prior), the candidate's doubly robust
+    ranking value must be higher on average and in at least ``GATE_WIN_SHARE`` of
+    paired bootstrap resamples of the held-out clients; and its held-out ECE must be
+    at most ``GATE_MAX_ECE`` or no worse than that of what it would replace (the
+    champion, else the prior) plus ``GATE_ECE_SLACK``.
+    """
+    versus = card["policy_value"]["versus"]
+    estimates = card["policy_value"]["estimates"]
+    model_value = estimates["model"]["dr"]["value"]
+    labels = {"prior": "the prior", "champion": card["champion"], "random": "a random order"}
+    for name in ("prior", "champion", "random"):
+        if name not in versus:
+            continue
+        against = versus[name]
+        if against["mean_gain"] <= 0 or against["win_share"] < GATE_WIN_SHARE:
+            label = labels[name]
+            return False, (
+                f"its ranking value {model_value:.3f} does not clearly beat {label}'s "
+                f"{estimates[name]['dr']['value']:.3f} (gain {against['mean_gain']:+.3f}, "
+                f"ahead in {against['win_share']:.0%} of resamples, needs "
+                f"{GATE_WIN_SHARE:.0%}); {labels['champion' if 'champion' in versus else 'prior']} "
+                "stays"
+            )
+    ece = card["metrics"]["model"]["ece"]
+    replaced = "champion" if "champion" in card["metrics"] else "prior"
+    allowed = max(GATE_MAX_ECE, card["metrics"][replaced]["ece"] + GATE_ECE_SLACK)
+    if ece > allowed:
+        return False, f"its calibration error {ece:.3f} is above {allowed:.3f}; it is not promoted"
+    beaten = ", ".join(labels[name] for name in ("prior", "champion", "random") if name in versus)
+    return True, (
+        f"its ranking value {model_value:.3f} beats {beaten} "
+        f"(ahead in at least {min(v['win_share'] for v in versus.values()):.0%} of resamples)"
+    )
 
 
 def _track_record_card(scorer: LearnedScorer) -> dict[str, Any]:
@@ -232,23 +344,20 @@ def train_and_register(
     embedding_model: str = "",
     progress: bool = False,
 ) -> RegisteredModel:
-    """Train a challenger, save it as a new version, and promote it only if it is better.
-
-    "Better" means a lower log loss of P(click) on the same held-out clients
-    as the current champion (or the prior scorer when there is none).
-    ``force`` promotes regardless. Saving and promotion are each atomic.
+    """Train a challenger, save it as a new version, and promote it only through the
+    :func:`gate` (``force`` promotes regardless). Saving and promotion are each atomic;
+    a version that is not promoted stays in the registry for the record.
     """
     result = train(
         ts,
+        champion=_current_champion(model_dir),
         track_record_weight=track_record_weight,
         seed=seed,
         embedding_model=embedding_model,
         progress=progress,
     )
-    champion_name, champion_metrics = _champion_metrics(ts, model_dir, result.card, seed)
-    challenger = result.card["metrics"]["model"]["log_loss"]
-    better = challenger < champion_metrics["log_loss"]
-    result.card["champion"] = {"version": champion_name, "metrics": champion_metrics}
+    promoted, reason = gate(result.card)
+    result.card["gate"] = {"promoted": promoted, "reason": reason, "forced": force}
     version = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     folder = registry.save_version(model_dir, version, result.scorer, result.card)
     calibration_plot(
@@ -256,25 +365,34 @@ def train_and_register(
         folder / "calibration.png",
         f"model {version}: held-out calibration",
     )
-    reason = (
-        f"held-out log loss {challenger:.4f} vs {champion_name}'s "
-        f"{champion_metrics['log_loss']:.4f}"
-    )
-    if better or force:
+    if promoted or force:
         registry.promote(model_dir, version)
-    return RegisteredModel(version, better or force, reason, result.card)
+    return RegisteredModel(version, promoted or force, reason, result.card)
 
 
-def _champion_metrics(ts: TrainingSet, model_dir, card: dict, seed: int) -> tuple[str, dict]:
+def _current_champion(model_dir) -> Scorer | None:
+    """The learned model in use, if any can be loaded (else the comparison is with the prior)."""
     try:
         champion = registry.load_current(model_dir)
     except ModelArtifactError as error:
         log.warning("the current model cannot be loaded (%s); comparing with the prior", error)
-        return "prior", card["metrics"]["prior"]
-    if isinstance(champion, PriorScorer):
-        return "prior", card["metrics"]["prior"]
-    try:
-        return champion.version, evaluate(ts, champion, ts.holdout, seed)
-    except (ValueError, KeyError) as error:  # features changed since the champion was trained
-        log.warning("the current model cannot score today's features (%s)", error)
-        return "prior", card["metrics"]["prior"]
+        return None
+    return None if isinstance(champion, PriorScorer) else champion
+
+
+def training_summary(card: dict[str, Any]) -> str:
+    """The training log's lines: held-out quality and each contender's ranking value."""
+    model = card["metrics"]["model"]
+    lines = [
+        f"candidate {card['candidate']}: held-out ROC AUC {model['roc_auc']:.3f}, "
+        f"ECE {model['ece']:.3f}",
+        f"ranking value on held-out clients (P(good early relationship) when starting with "
+        f"one of the top {card['policy_value']['k']}; DR [95% interval], SNIPS, IPS):",
+    ]
+    for name, estimate in card["policy_value"]["estimates"].items():
+        dr, sn, ip = estimate["dr"], estimate["snips"], estimate["ips"]
+        lines.append(
+            f"  {name:<8} {dr['value']:.3f} [{dr['low']:.3f}, {dr['high']:.3f}]  "
+            f"{sn['value']:.3f}  {ip['value']:.3f}"
+        )
+    return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import train as train_script
@@ -22,7 +23,9 @@ def world_dir(tmp_path_factory):
     return folder
 
 
-def _train(world_dir, model_dir, fake_embedder, *extra):
+def _train(world_dir, model_dir, fake_embedder, *extra, force=True):
+    """Train on the module's world; forced by default, since these tests need a current
+    model whatever the promotion gate decides (the gate has tests of its own)."""
     argv = [
         "--therapists",
         str(world_dir / "therapists.csv"),
@@ -32,6 +35,7 @@ def _train(world_dir, model_dir, fake_embedder, *extra):
         str(world_dir / "outcomes.csv"),
         "--model-dir",
         str(model_dir),
+        *(["--force"] if force else []),
         *extra,
     ]
     return train_script.main(argv, embedder=fake_embedder)
@@ -84,7 +88,7 @@ def test_a_challenger_that_is_not_better_is_not_promoted(
     assert _train(world_dir, tmp_path, fake_embedder) == 0
     first = registry.read_registry(tmp_path)["current"]
     # the same data and seed give the same model: not better, so it stays a challenger
-    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    assert _train(world_dir, tmp_path, fake_embedder, force=False) == 0
     assert "saved, not promoted" in capsys.readouterr().out
     state = registry.read_registry(tmp_path)
     assert state["current"] == first and len(state["versions"]) == 2
@@ -158,7 +162,7 @@ def test_train_from_the_database_uses_logged_rankings(
                 }
             ),
         )
-    argv = ["--database-url", database_url, "--model-dir", str(tmp_path)]
+    argv = ["--database-url", database_url, "--model-dir", str(tmp_path), "--force"]
     assert train_script.main(argv, embedder=fake_embedder) == 0
     version = registry.read_registry(tmp_path)["current"]
     card = registry.read_card(tmp_path, version)
@@ -211,9 +215,28 @@ def test_a_running_matcher_keeps_its_model_when_the_new_one_is_incompatible(
     assert _train(world_dir, tmp_path, fake_embedder) == 0
     good = registry.read_registry(tmp_path)["current"]
     matcher = Matcher.load(tmp_path, world_dir / "therapists.csv", embedder=fake_embedder)
-    assert _train(world_dir, tmp_path, fake_embedder, "--force", "--seed", "1") == 0
+    assert _train(world_dir, tmp_path, fake_embedder, "--seed", "1") == 0
     newer = registry.read_registry(tmp_path)["current"]
     assert newer != good
     _edit_card(tmp_path, newer, embedding_model="other-encoder")
     intake = {"concerns": "anxiety", "language": "english", "modality": "telehealth"}
     assert matcher.rank(intake).model_version == good
+
+
+def test_a_model_trained_on_noise_is_not_promoted_and_the_prior_stays(
+    world_dir, tmp_path, fake_embedder, capsys
+):
+    import pandas as pd
+
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    for name in ("therapists.csv", "intakes.csv"):
+        (noise / name).write_bytes((world_dir / name).read_bytes())
+    outcomes = pd.read_csv(world_dir / "outcomes.csv", dtype=str, keep_default_na=False)
+    coin = np.random.default_rng(0).random(len(outcomes)) < 0.4
+    outcomes["click"] = np.where(coin, "1", "0")  # an explicit label with no signal in it
+    outcomes.to_csv(noise / "outcomes.csv", index=False)
+    assert _train(noise, tmp_path / "models", fake_embedder, force=False) == 0
+    out = capsys.readouterr().out
+    assert "saved, not promoted" in out and "stays" in out
+    assert registry.read_registry(tmp_path / "models")["current"] is None

@@ -92,8 +92,14 @@ def test_history_features_never_use_a_rows_own_label(trained):
 def test_card_reports_model_prior_and_random(trained):
     _, _, result = trained
     card = result.card
-    assert card["candidate"] in {"logistic", "boosted"}
+    assert card["candidate"] in {"prior_offset", "logistic", "boosted"}
     assert set(card["metrics"]) == {"model", "prior", "random"}
+    values = card["policy_value"]["estimates"]
+    assert set(values) == {"model", "prior", "random"}
+    for estimate in values.values():
+        for name in ("ips", "snips", "dr"):
+            assert estimate[name]["low"] <= estimate[name]["value"] <= estimate[name]["high"]
+    assert set(card["policy_value"]["versus"]) == {"prior", "random"}
     for figures in card["metrics"].values():
         assert {"roc_auc", "brier", "ece", "ndcg_at_5", "top1_click_rate"} <= set(figures)
     assert card["features"] == list(FEATURE_NAMES)

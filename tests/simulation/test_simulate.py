@@ -1,4 +1,4 @@
-"""Tests for the simulated world (matcher.simulation.simulate)."""
+"""Tests for the simulated world of the default regime (matcher.simulation)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.simulation.simulate import (
-    _THERAPIST_PHRASES,
+from matcher.simulation import (
     CITIES,
     FAITHS,
     FREE_CONCERNS,
@@ -21,6 +20,7 @@ from matcher.simulation.simulate import (
     World,
     simulate_world,
 )
+from matcher.simulation.phrases import load_phrases
 from matcher.vocab import (
     CONCERN_TAGS,
     INTAKE_COLUMNS,
@@ -229,17 +229,19 @@ def test_texts_vary(world: World) -> None:
     assert world.intakes["hopes"].nunique() > 400
 
 
-def test_approach_text_tracks_latent_style(big_world: World) -> None:
+@pytest.mark.parametrize("regime", ["default", "alt_phrasing"])
+def test_approach_text_tracks_latent_style(big_world: World, regime: str) -> None:
+    world = big_world if regime == "default" else simulate_world(300, 0, seed=7, regime=regime)
     sentence_level = {
         sentence: (a, level)
-        for a, axis in enumerate(_THERAPIST_PHRASES)
+        for a, axis in enumerate(load_phrases(world.regime.phrases).therapist)
         for level, bank in enumerate(axis)
         for sentence in bank
     }
     levels: list[list[int]] = [[] for _ in STYLE_AXES]
     latent: list[list[float]] = [[] for _ in STYLE_AXES]
-    style = big_world.truth.therapist_style
-    for j, text in enumerate(big_world.therapists["approach"]):
+    style = world.truth.therapist_style
+    for j, text in enumerate(world.therapists["approach"]):
         for sentence, (a, level) in sentence_level.items():
             if sentence in text:
                 levels[a].append(level)
