@@ -152,3 +152,17 @@ def test_downward_imports_pass_and_a_hidden_import_is_caught(tmp_path):
     )
     assert wrong_way_imports(root) == []
     assert function_local_imports(root) == ["learning/model.py:2"]
+
+
+#: A module longer than this wants splitting (the restructuring's rule of thumb).
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_too_long_to_find_your_way_in():
+    long = {
+        str(path.relative_to(ROOT.parent)): n
+        for folder in (ROOT, ROOT.parent / "web")
+        for path in folder.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}

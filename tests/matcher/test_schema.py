@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ def test_fixture_roster_is_valid_and_normalised(therapists_frame):
     assert list(therapists_frame.columns[: len(THERAPIST_COLUMNS)]) == list(THERAPIST_COLUMNS)
     first = therapists_frame.iloc[0]
     assert first["languages"] == ["english", "spanish"]
-    assert first["telehealth"] is True or first["telehealth"] == True  # noqa: E712
+    assert isinstance(first["telehealth"], bool | np.bool_) and bool(first["telehealth"])
     assert first["capacity"] == 3
     # extra columns are kept (and ignored by matching)
     assert first["extra"] == {"notes": "prefers mornings"}

@@ -30,10 +30,9 @@ from matcher.clinic.oversight import (
     waiting_days,
 )
 from matcher.clinic.placement import assign, end_placement, request_rematch
-from matcher.clinic.store import Store
 from matcher.clinic.tables import FeedbackRow
 from matcher.learning.datasets import click_labels
-from matcher.schema import parse_intake, read_csv
+from matcher.schema import parse_intake
 from matcher.vocab import ALLIANCE_CUTOFF
 
 INTAKE = {
@@ -55,13 +54,6 @@ def wellbeing(personal, relationships, social, overall):
         "social": social,
         "overall": overall,
     }
-
-
-@pytest.fixture
-def store(fixtures_dir, database_url):
-    store = Store(database_url)
-    store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
-    return store
 
 
 @pytest.fixture

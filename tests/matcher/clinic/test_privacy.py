@@ -34,7 +34,7 @@ from matcher.clinic.tables import (
     RankingRow,
 )
 from matcher.ranking.embed import text_key
-from matcher.schema import parse_intake, read_csv
+from matcher.schema import parse_intake
 
 STORY = "My sister died in March and I cannot sleep."
 HOPES = "Someone gentle. I want to talk about her."
@@ -54,13 +54,6 @@ PERSONAL = (STORY, HOPES, NOTE, "I cried a lot")
 def database_url(any_database_url):
     """Deletion is one transaction on SQLite and on PostgreSQL alike."""
     return any_database_url
-
-
-@pytest.fixture
-def store(fixtures_dir, database_url):
-    store = Store(database_url)
-    store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
-    return store
 
 
 def _client_with_history(store: Store, *, model: str = "fake-bow") -> str:

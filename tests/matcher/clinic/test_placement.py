@@ -21,8 +21,7 @@ from matcher.clinic.placement import (
     request_rematch,
     waiting_queue,
 )
-from matcher.clinic.store import Store
-from matcher.schema import parse_intake, read_csv
+from matcher.schema import parse_intake
 
 INTAKE = {
     "concerns": "anxiety",
@@ -36,13 +35,6 @@ INTAKE = {
 def database_url(any_database_url):
     """Storage, import and placement run on SQLite and on PostgreSQL."""
     return any_database_url
-
-
-@pytest.fixture
-def store(fixtures_dir, database_url):
-    store = Store(database_url)
-    store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
-    return store
 
 
 def _waiting(store, n=1, **changes):

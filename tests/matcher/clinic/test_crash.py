@@ -17,7 +17,7 @@ from matcher.clinic.store import Store
 from matcher.learning import registry
 from matcher.schema import read_csv
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _run_until_ready(code: str, ready: Path, timeout: float = 60) -> subprocess.Popen:
