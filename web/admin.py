@@ -198,31 +198,23 @@ def _export(client_id: str, kind: str) -> dict:
     return data
 
 
+def _download(body: str, mimetype: str, client_id: str, suffix: str) -> Response:
+    disposition = f'attachment; filename="{_download_name(client_id, suffix)}"'
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
+
+
 @bp.get("/clients/<client_id>/export.json")
 @login_required("admin")
 def export_json(client_id: str):
     data = _export(client_id, "json")
     body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
-    return Response(
-        body,
-        mimetype="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="{_download_name(client_id, "json")}"'
-        },
-    )
+    return _download(body, "application/json", client_id, "json")
 
 
 @bp.get("/clients/<client_id>/export.csv")
 @login_required("admin")
 def export_csv(client_id: str):
-    data = _export(client_id, "csv")
-    return Response(
-        export_client_csv(data),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{_download_name(client_id, "csv")}"'
-        },
-    )
+    return _download(export_client_csv(_export(client_id, "csv")), "text/csv", client_id, "csv")
 
 
 @bp.post("/clients/<client_id>/delete")

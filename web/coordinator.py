@@ -24,7 +24,7 @@ from matcher.vocab import CONCERN_TAGS, MODALITIES, STYLE_AXES
 from . import wording
 from .auth import login_required
 from .charts import style_chart
-from .extensions import current_matcher, current_store
+from .extensions import current_matcher, current_store, intake_or_404
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
@@ -52,10 +52,7 @@ def queue():
 @login_required("coordinator")
 def client(client_id: str):
     store = current_store()
-    try:
-        intake = store.intake(client_id)
-    except NotFoundError:
-        abort(404)
+    intake = intake_or_404(client_id)
     audit(store, g.user.username, "view_intake", client_id=client_id)
     matcher = current_matcher()
     ranking = ranking_for(store, matcher, intake)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, abort, current_app
 from sqlalchemy.engine import make_url
 
-from matcher import Matcher
-from matcher.clinic import Store
+from matcher import Matcher, NotFoundError
+from matcher.clinic import Store, StoredIntake
 
 EXTENSION = "matcher"
 STORE = "matcher.store"
@@ -66,3 +66,20 @@ def _ensure_sqlite_folder(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def intake_or_404(client_id: str) -> StoredIntake:
+    """The stored intake with this id, or a 404 page."""
+    try:
+        return current_store().intake(client_id)
+    except NotFoundError:
+        abort(404)
+
+
+def intake_by_token_or_404(token: str) -> StoredIntake:
+    """The stored intake behind a client's private link, or a 404 page (a wrong token
+    looks the same as a deleted client)."""
+    try:
+        return current_store().intake_by_token(token)
+    except NotFoundError:
+        abort(404)

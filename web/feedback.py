@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from matcher import NotFoundError, ValidationError
+from matcher import ValidationError
 from matcher.clinic import (
     ITEM_MAX,
     ITEM_MIN,
@@ -25,7 +25,7 @@ from matcher.clinic import (
 )
 
 from .auth import login_required
-from .extensions import current_store
+from .extensions import current_store, intake_by_token_or_404, intake_or_404
 
 bp = Blueprint("feedback", __name__)
 
@@ -145,10 +145,7 @@ def _render(template: str, status: int = 200, error: ValidationError | None = No
 @bp.route("/matches/<token>/feedback", methods=["GET", "POST"])
 def client_form(token: str):
     store = current_store()
-    try:
-        intake = store.intake_by_token(token)
-    except NotFoundError:
-        abort(404)
+    intake = intake_by_token_or_404(token)
     back = redirect(url_for("results.matches", token=token), 303)
     if request.method == "POST" and request.form.get("action") == "skip":
         flash(SKIP_MESSAGE)
@@ -177,10 +174,7 @@ def client_form(token: str):
 @login_required("coordinator")
 def coordinator_form(client_id: str):
     store = current_store()
-    try:
-        intake = store.intake(client_id)
-    except NotFoundError:
-        abort(404)
+    intake = intake_or_404(client_id)
     back = redirect(url_for("coordinator.client", client_id=client_id), 303)
     placement = active_placement(store, client_id)
     if placement is None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, render_template
 
-from matcher import NotFoundError
 from matcher.clinic import active_placement
 
 from .charts import style_chart
-from .extensions import current_store
+from .extensions import current_store, intake_by_token_or_404
 
 bp = Blueprint("results", __name__)
 
@@ -16,10 +15,7 @@ bp = Blueprint("results", __name__)
 @bp.get("/matches/<token>")
 def matches(token: str):
     store = current_store()
-    try:
-        intake = store.intake_by_token(token)
-    except NotFoundError:
-        abort(404)
+    intake = intake_by_token_or_404(token)
     ranking = store.latest_ranking(intake.client_id)
     cards = []
     if ranking is not None:

@@ -55,7 +55,7 @@ from .placement import (
 )
 from .privacy import delete_client, export_client, export_client_csv, held_about
 from .retraining import training_set_from_store
-from .store import Store, upgrade_schema
+from .store import Store, StoredIntake, upgrade_schema
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -72,6 +72,7 @@ __all__ = [
     "PlacementError",
     "Ranker",
     "Store",
+    "StoredIntake",
     "active_placement",
     "alert_reasons",
     "assign",
