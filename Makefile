@@ -25,8 +25,10 @@ run: install
 	$(BIN)/python train.py --if-missing
 	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 
-# Production: waitress on $(HOST):$(PORT). Needs SECRET_KEY (and DATABASE_URL for PostgreSQL).
+# Production: schema migrations as their own step, then waitress on $(HOST):$(PORT).
+# Needs SECRET_KEY (and DATABASE_URL for PostgreSQL).
 serve: install
+	$(BIN)/matcher db upgrade
 	MATCHER_ENV=production OMP_NUM_THREADS=1 $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 \
 		--call web:create_app
 

@@ -28,7 +28,8 @@ def init_app(app: Flask) -> None:
     """
     url = app.config["DATABASE_URL"]
     _ensure_sqlite_folder(url)
-    app.extensions[STORE] = Store(url)
+    # Production changes the schema only through `matcher db upgrade`, run as its own step.
+    app.extensions[STORE] = Store(url, upgrade=not app.config.get("PRODUCTION"))
     app.extensions[EXTENSION] = None
     app.extensions[_LOCK] = threading.Lock()
 

@@ -2,6 +2,8 @@
 
 import pytest
 
+from matcher import MatcherError
+from matcher.cli import main as matcher_main
 from web import create_app
 
 
@@ -16,7 +18,21 @@ def test_production_without_a_secret_refuses_to_start(monkeypatch, tmp_path):
 
 
 def test_production_with_a_secret_sets_secure_cookies(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert matcher_main(["--database-url", url, "db", "upgrade"]) == 0
     monkeypatch.setenv("MATCHER_ENV", "production")
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "x" * 40})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x" * 40})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_production_refuses_a_schema_that_was_not_upgraded(monkeypatch, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    monkeypatch.setenv("MATCHER_ENV", "production")
+    with pytest.raises(MatcherError, match="run `matcher db upgrade` first"):
+        create_app({"DATABASE_URL": url, "SECRET_KEY": "x" * 40})
+    assert matcher_main(["--database-url", url, "db", "upgrade"]) == 0
+    assert "upgraded the database schema from empty to" in capsys.readouterr().out
+    assert matcher_main(["--database-url", url, "db", "upgrade"]) == 0
+    assert "is current" in capsys.readouterr().out
+    create_app({"DATABASE_URL": url, "SECRET_KEY": "x" * 40})  # starts once upgraded
