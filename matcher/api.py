@@ -16,6 +16,7 @@ from .clinic.privacy import Deletion, delete_client
 from .clinic.store import Store
 from .errors import MatcherError, ModelArtifactError
 from .learning.registry import REGISTRY_FILE, default_model_dir, load_current
+from .ranking.concerns import ConcernReader
 from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .ranking.features import ClientProfile, Roster, encode_clients
 from .ranking.filters import constraint_masks, eligible
@@ -68,6 +69,7 @@ class Matcher:
         self._registry_stamp = self._stamp()
         self.embedder = embedder
         self.styles = StyleInferrer(embedder)
+        self.concerns = ConcernReader(embedder)
         self.store = store
         self._therapists = therapists
         self._roster: Roster | None = None
@@ -184,7 +186,7 @@ class Matcher:
         encoder = self.embedder
         if not remember and isinstance(encoder, CachedEmbedder):
             encoder = encoder.embedder
-        return ClientProfile.build(parse_intake(intake), encoder, self.styles)
+        return ClientProfile.build(parse_intake(intake), encoder, self.styles, self.concerns)
 
     def rank(self, intake: Mapping[str, Any], k: int = 5, *, remember: bool = True) -> Ranking:
         """Rank therapists for one intake.
@@ -265,5 +267,5 @@ class Matcher:
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
         records = frame_records(intakes)
-        profiles = encode_clients(records, self.embedder, self.styles)
+        profiles = encode_clients(records, self.embedder, self.styles, self.concerns)
         return [rank_client(profile, roster, self.scorer, k) for profile in profiles]

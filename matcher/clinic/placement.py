@@ -360,7 +360,7 @@ def score_matrix(matcher, records: Sequence[dict[str, Any]]) -> np.ndarray:
     """(m, n) scores of each waiting client against the whole roster; -inf where ineligible."""
     roster = matcher.roster
     scorer = matcher.scorer
-    profiles = encode_clients(list(records), matcher.embedder, matcher.styles)
+    profiles = encode_clients(list(records), matcher.embedder, matcher.styles, matcher.concerns)
     scores = np.full((len(profiles), len(roster)), INELIGIBLE)
     for i, profile in enumerate(profiles):
         rows = np.flatnonzero(eligible(constraint_masks(profile.record, roster)))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..ranking.concerns import ConcernReader
 from ..ranking.embed import CachedEmbedder, Embedder
 from ..ranking.features import ClientProfile, encode_clients, pair_features_for_pairs
 from ..ranking.roster import Roster
@@ -118,7 +119,7 @@ def build_training_set(
         outcomes = outcomes[known].reset_index(drop=True)
         used = intakes[intakes["client_id"].isin(set(outcomes["client_id"]))]
         records = frame_records(used)
-        clients = encode_clients(records, embedder, styles)
+        clients = encode_clients(records, embedder, styles, ConcernReader(embedder))
         bar.update(1)
         position = {r["client_id"]: i for i, r in enumerate(records)}
         client_index = outcomes["client_id"].map(position).to_numpy(dtype=int)

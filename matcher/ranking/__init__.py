@@ -6,6 +6,7 @@ a learned scorer) -> explain (reasons) -> rank (suggestions and near-misses).
 Imports only :mod:`matcher.errors`, :mod:`matcher.vocab` and :mod:`matcher.schema`.
 """
 
+from .concerns import ConcernReader
 from .embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder, text_key
 from .explain import slot_label
 from .features import (
@@ -29,6 +30,7 @@ __all__ = [
     "STYLE_FEATURES",
     "CachedEmbedder",
     "ClientProfile",
+    "ConcernReader",
     "Embedder",
     "NearMiss",
     "PriorScorer",

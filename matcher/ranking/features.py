@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ..vocab import STYLE_AXES
+from .concerns import ConcernReader
 from .embed import Embedder
 from .roster import Roster, TrackRecordLike, concerns_text
 from .style import StyleInferrer, split_sentences
 
+#: A concern read from the story (not ticked) counts this much of a ticked one.
+INFERRED_CONCERN_WEIGHT = 0.5
 #: A preference inferred from free text counts for at most this much of a stated one.
 INFERRED_STRENGTH = 0.5
 #: Inferred preferences weaker than this (in rating points) count as "no preference".
@@ -54,24 +57,34 @@ class ClientProfile:
     preference: np.ndarray  # (4,) float32 in [-3, 3]; 0 where none
     strength: np.ndarray  # (4,) float32 in [0, 1]; how much each axis matters
     source: tuple[str, ...]  # per axis: "stated", "inferred" or "none"
+    #: Concern tags read from the story beyond the ticked ones (used at a lower weight).
+    inferred_concerns: tuple[str, ...] = ()
 
     @classmethod
     def build(
-        cls, record: dict[str, Any], embedder: Embedder, styles: StyleInferrer
+        cls,
+        record: dict[str, Any],
+        embedder: Embedder,
+        styles: StyleInferrer,
+        concerns: ConcernReader | None = None,
     ) -> ClientProfile:
         """Encode one client's texts in one batch and resolve their preferences."""
-        return encode_clients([record], embedder, styles)[0]
+        return encode_clients([record], embedder, styles, concerns)[0]
 
 
 def encode_clients(
-    records: list[dict[str, Any]], embedder: Embedder, styles: StyleInferrer
+    records: list[dict[str, Any]],
+    embedder: Embedder,
+    styles: StyleInferrer,
+    concerns: ConcernReader | None = None,
 ) -> list[ClientProfile]:
     """Profiles for validated intake records, with every text encoded in one batch.
 
     Per client the batch holds the story, the hopes, the concern tags as text,
     and the sentences of the hopes (for inferring unstated preferences). Each
     distinct text is encoded once and profiles share its vector (a view), so a
-    million intakes built from few distinct texts need little memory.
+    million intakes built from few distinct texts need little memory. With a
+    ``concerns`` reader, concern tags are also read from each story.
     """
     sentences = [split_sentences(r["hopes"]) for r in records]
     texts: list[str] = []
@@ -88,14 +101,33 @@ def encode_clients(
     ).astype(int)
     owner = np.repeat(np.arange(len(records)), sizes - 3)
     inferred = styles.infer_sentences(vectors, owner, len(records), rows=distinct[hope_rows])
+    story_rows = distinct[starts]
+    inferred_tags = (
+        concerns.infer(
+            vectors[story_rows], [r["story"] for r in records], [r["concerns"] for r in records]
+        )
+        if concerns is not None
+        else [()] * len(records)
+    )
     profiles = []
     for i, record in enumerate(records):
         stated = np.array(
             [np.nan if record[a] is None else record[a] for a in STYLE_AXES], dtype=float
         )
         preference, strength, source = preferences(stated, inferred[i])
-        story, hopes, concerns = (vectors[j] for j in distinct[starts[i] : starts[i] + 3])
-        profiles.append(ClientProfile(record, story, hopes, concerns, preference, strength, source))
+        story, hopes, concerns_vector = (vectors[j] for j in distinct[starts[i] : starts[i] + 3])
+        profiles.append(
+            ClientProfile(
+                record,
+                story,
+                hopes,
+                concerns_vector,
+                preference,
+                strength,
+                source,
+                inferred_tags[i],
+            )
+        )
     return profiles
 
 
@@ -139,8 +171,8 @@ class ClientSide:
     concerns: np.ndarray
     preference: np.ndarray  # (4,) | (P, 4)
     strength: np.ndarray
-    concern_tags: np.ndarray  # (n_tags,) | (P, n_tags) bool, the client's known tags
-    n_concerns: np.ndarray  # () | (P,) how many tags the client gave
+    concern_tags: np.ndarray  # (n_tags,) | (P, n_tags) float: 1 ticked, lower if inferred, else 0
+    n_concerns: np.ndarray  # () | (P,) the tags' total weight
     gender: np.ndarray  # () | (P,) int: wanted gender's code, -1 unknown, -2 none
     faith: np.ndarray  # () | (P,) int: faith code, -1 unknown or none
 
@@ -148,14 +180,17 @@ class ClientSide:
 def client_side(clients: list[ClientProfile], roster: Roster) -> ClientSide:
     """Stack profiles into arrays coded against ``roster`` (one row per profile)."""
     records = [c.record for c in clients]
+    tags = roster.tags.multi_hot([r["concerns"] for r in records]).astype(np.float32)
+    inferred = roster.tags.multi_hot([list(c.inferred_concerns) for c in clients])
+    tags[inferred & (tags == 0)] = INFERRED_CONCERN_WEIGHT
     return ClientSide(
         story=np.stack([c.story_embedding for c in clients]),
         hopes=np.stack([c.hopes_embedding for c in clients]),
         concerns=np.stack([c.concerns_embedding for c in clients]),
         preference=np.stack([c.preference for c in clients]),
         strength=np.stack([c.strength for c in clients]),
-        concern_tags=roster.tags.multi_hot([r["concerns"] for r in records]),
-        n_concerns=np.array([len(r["concerns"]) for r in records]),
+        concern_tags=tags,
+        n_concerns=tags.sum(axis=1),
         gender=np.array(
             [
                 roster.genders.code(r["therapist_gender"]) if r["therapist_gender"] else -2
@@ -258,10 +293,11 @@ def _similarity(matrix: np.ndarray, vectors: np.ndarray, rows: np.ndarray) -> np
 
 
 def _coverage_counts(roster: Roster, rows: np.ndarray, tags: np.ndarray) -> np.ndarray:
-    """How many of the client's known tags each therapist lists, (len(rows),) int."""
+    """The weight of the client's tags each therapist lists, (len(rows),) float."""
     if tags.ndim == 1:  # one client: only the columns of their own tags matter
-        return roster.specialties[:, np.flatnonzero(tags)].sum(axis=1)[rows]
-    return (roster.specialties[rows] & tags).sum(axis=1)
+        used = np.flatnonzero(tags)
+        return (roster.specialties[:, used] @ tags[used])[rows]
+    return (roster.specialties[rows] * tags).sum(axis=1)
 
 
 _SIMILARITIES = {  # feature: (client vector, roster matrix)

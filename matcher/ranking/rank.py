@@ -116,6 +116,8 @@ class Ranking(Sequence[Suggestion]):
     client_style_source: tuple[str, ...]
     model_version: str
     k: int = field(default=5)
+    #: Concern tags read from the client's story (not ticked), shown to coordinators.
+    inferred_concerns: tuple[str, ...] = ()
 
     @overload
     def __getitem__(self, index: int) -> Suggestion: ...
@@ -165,6 +167,7 @@ class Ranking(Sequence[Suggestion]):
             "client_style_source": list(self.client_style_source),
             "model_version": self.model_version,
             "k": self.k,
+            "inferred_concerns": list(self.inferred_concerns),
         }
 
     @classmethod
@@ -183,6 +186,7 @@ class Ranking(Sequence[Suggestion]):
             client_style_source=tuple(data.get("client_style_source", ())),
             model_version=str(data.get("model_version", "")),
             k=int(data.get("k", 5)),
+            inferred_concerns=tuple(data.get("inferred_concerns", ())),
         )
 
 
@@ -226,6 +230,7 @@ def rank_client(
         client_style_source=client.source,
         model_version=scorer.version,
         k=int(k),
+        inferred_concerns=client.inferred_concerns,
     )
 
 
