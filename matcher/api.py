@@ -21,7 +21,7 @@ from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .ranking.features import ClientProfile, Roster, encode_clients
 from .ranking.filters import constraint_masks, eligible
 from .ranking.rank import Ranking, rank_client
-from .ranking.scoring import Scorer
+from .ranking.scoring import PriorScorer, Scorer
 from .ranking.style import StyleInferrer
 from .schema import frame_records, parse_intake, read_csv, validate_therapists
 
@@ -87,6 +87,7 @@ class Matcher:
         embedder: Embedder | None = None,
         database_url: str | None = None,
         store: Store | None = None,
+        strict: bool = True,
     ) -> Matcher:
         """Load the current model and a roster.
 
@@ -102,10 +103,20 @@ class Matcher:
             Defaults to all-MiniLM-L6-v2 from the bundled package.
         database_url, store : optional
             Which database holds the roster when ``therapists`` is None (an
-            open :class:`~matcher.store.Store` wins over a URL).
+            open :class:`~matcher.clinic.Store` wins over a URL).
+        strict : bool
+            True (the default) raises :class:`ModelArtifactError` when the current
+            model cannot be loaded here; False (a serving app) logs why and ranks
+            with the prior until a loadable model is promoted.
         """
         base = embedder or SentenceTransformerEmbedder()
-        scorer = load_current(model_dir, embedding_model=base.name)
+        try:
+            scorer = load_current(model_dir, embedding_model=base.name)
+        except ModelArtifactError as error:
+            if strict:
+                raise
+            log.warning("ranking with the prior scorer: %s", error)
+            scorer = PriorScorer()
         model_dir = default_model_dir() if model_dir is None else model_dir
         if therapists is None:
             store = store or Store(database_url)

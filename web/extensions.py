@@ -59,6 +59,7 @@ def _load(app: Flask) -> Matcher:
         therapists=None,
         embedder=app.config.get("EMBEDDER"),
         store=app.extensions[STORE],
+        strict=False,  # an unloadable model must not take the service down: the prior ranks
     )
 
 

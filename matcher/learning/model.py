@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
@@ -81,6 +82,15 @@ class ClickModel(ClassifierMixin, BaseEstimator):
         "auto" picks sigmoid below ``ISOTONIC_MIN_ROWS`` rows, isotonic above.
     n_splits : int
         Folds (grouped by client) for the out-of-fold scores the calibrator learns from.
+
+    Notes
+    -----
+    It follows the estimator contract (``__init__`` stores parameters, ``fit``
+    clones its template and returns ``self``, ``check_is_fitted`` guards
+    prediction), but not every check in ``sklearn.utils.estimator_checks``: it
+    takes a DataFrame with the ``CLICK_FEATURES`` columns (checks that pass bare
+    numeric arrays fail by design, with a ``ValueError`` naming the missing
+    columns), and it needs both labels and at least two groups to calibrate.
     """
 
     def __init__(self, estimator=None, calibration: str = "auto", n_splits: int = 3):
@@ -159,8 +169,13 @@ def _apply_calibrator(calibrator, scores: np.ndarray) -> np.ndarray:
     return calibrator.predict_proba(_logit(scores)[:, None])[:, 1]
 
 
-class TrackRecord(BaseEstimator):
+class TrackRecord:
     """What each therapist's past clients say, shrunk toward the mean.
+
+    Not a scikit-learn estimator: it learns tables keyed by therapist and concern
+    from ``fit(therapist_ids, concerns, improvement, clicked)``, not a function of a
+    feature matrix, so it follows only the parts of the contract that fit: ``fit``
+    returns ``self`` and learned state ends in ``_``.
 
     Two tables, both by empirical Bayes (method of moments), so a therapist
     with a handful of cases cannot look best or worst:
@@ -175,6 +190,11 @@ class TrackRecord(BaseEstimator):
 
     Therapists or concerns never seen get 0 (the average): the cold start.
     """
+
+    def _check_fitted(self, attributes: str | list[str]) -> None:
+        names = [attributes] if isinstance(attributes, str) else attributes
+        if not all(hasattr(self, name) for name in names):
+            raise NotFittedError("this TrackRecord is not fitted yet; call fit first")
 
     def fit(
         self,
@@ -232,12 +252,12 @@ class TrackRecord(BaseEstimator):
 
     def alliance(self, therapist_ids: Sequence[str]) -> np.ndarray:
         """Each therapist's shrunken early-alliance log-odds over the average (n,)."""
-        check_is_fitted(self, "alliance_")
+        self._check_fitted("alliance_")
         return self.alliance_.reindex(pd.Index(therapist_ids)).fillna(0.0).to_numpy(float)
 
     def expected(self, therapist_ids: Sequence[str], concerns: Sequence[str]) -> np.ndarray:
         """Mean shrunken improvement over one client's ``concerns``, per therapist (n,)."""
-        check_is_fitted(self, "effects_")
+        self._check_fitted("effects_")
         ids = pd.Index(therapist_ids)
         if not len(concerns) or self.effects_.empty:
             return np.zeros(len(ids))
@@ -254,7 +274,7 @@ class TrackRecord(BaseEstimator):
         ``lookup(ids).expected(rows, concerns)`` equals ``expected(ids[rows], concerns)``
         and ``lookup(ids).alliance(rows)`` equals ``alliance(ids[rows])``, bit for bit.
         """
-        check_is_fitted(self, ["effects_", "alliance_"])
+        self._check_fitted(["effects_", "alliance_"])
         ids = pd.Index(therapist_ids)
         if self.effects_.empty:
             table = pd.DataFrame(index=ids, dtype=float)
@@ -270,7 +290,7 @@ class TrackRecord(BaseEstimator):
         self, therapist_ids: Sequence[str], concerns: Sequence[Sequence[str]]
     ) -> np.ndarray:
         """As :meth:`expected`, one value per (therapist, client concerns) pair."""
-        check_is_fitted(self, "effects_")
+        self._check_fitted("effects_")
         pairs = pd.DataFrame({"therapist_id": list(therapist_ids), "concern": list(concerns)})
         if self.effects_.empty or pairs.empty:
             return np.zeros(len(pairs))

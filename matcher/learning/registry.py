@@ -199,7 +199,13 @@ def load_version(
             f"found {actual[:12]}…); it was changed after training and will not be loaded"
         )
     check_compatible(read_card(model_dir, version), version, embedding_model)
-    scorer = joblib.load(path)
+    try:
+        scorer = joblib.load(path)
+    except (ImportError, AttributeError) as error:  # pickled under another code layout
+        raise ModelArtifactError(
+            f"model {version!r} was saved by an older version of the code and cannot be "
+            f"loaded ({error}); retrain with `matcher train`"
+        ) from error
     scorer.version = version
     return scorer
 

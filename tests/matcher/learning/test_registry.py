@@ -240,3 +240,34 @@ def test_a_model_trained_on_noise_is_not_promoted_and_the_prior_stays(
     out = capsys.readouterr().out
     assert "saved, not promoted" in out and "stays" in out
     assert registry.read_registry(tmp_path / "models")["current"] is None
+
+
+def test_a_serving_matcher_ranks_with_the_prior_when_the_model_cannot_load(
+    world_dir, tmp_path, fake_embedder, caplog
+):
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    version = registry.read_registry(tmp_path)["current"]
+    _edit_card(tmp_path, version, embedding_model="other-encoder")
+    roster = world_dir / "therapists.csv"
+    matcher = Matcher.load(tmp_path, roster, embedder=fake_embedder, strict=False)
+    intake = {"concerns": "anxiety", "language": "english", "modality": "telehealth"}
+    assert matcher.rank(intake).model_version == "prior"
+    assert "other-encoder" in caplog.text
+
+
+def test_a_model_pickled_under_an_old_code_layout_says_retrain(world_dir, tmp_path, fake_embedder):
+    import joblib
+
+    assert _train(world_dir, tmp_path, fake_embedder) == 0
+    version = registry.read_registry(tmp_path)["current"]
+    artifact = tmp_path / version / "model.joblib"
+    scorer = joblib.load(artifact)
+    # a pickle naming a module that no longer exists (as matcher.model did before)
+    payload = artifact.read_bytes().replace(b"matcher.learning.model", b"matcher.learnXng.model")
+    artifact.write_bytes(payload)
+    state = registry.read_registry(tmp_path)
+    state["versions"][version]["sha256"] = registry.sha256_of(artifact)
+    registry.write_registry(tmp_path, state)
+    with pytest.raises(ModelArtifactError, match="older version of the code.*matcher train"):
+        registry.load_current(tmp_path)
+    assert scorer is not None
