@@ -25,6 +25,9 @@ INFERRED_CONCERN_WEIGHT = 0.5
 INFERRED_STRENGTH = 0.5
 #: Inferred preferences weaker than this (in rating points) count as "no preference".
 INFERRED_MIN_POINTS = 0.75
+#: ... and so do those the reader is unsure of: below this confidence (1 - P(no
+#: evidence)) it is likelier that the hopes say nothing about the axis than something.
+INFERRED_MIN_CONFIDENCE = 0.5
 #: A stated preference of 0 ("in the middle") still matters a little.
 STATED_MIN_STRENGTH = 1.0 / 3.0
 
@@ -100,7 +103,14 @@ def encode_clients(
         or [np.zeros(0, dtype=int)]
     ).astype(int)
     owner = np.repeat(np.arange(len(records)), sizes - 3)
-    inferred = styles.infer_sentences(vectors, owner, len(records), rows=distinct[hope_rows])
+    inferred, confidence = styles.infer_sentences(
+        vectors,
+        owner,
+        len(records),
+        rows=distinct[hope_rows],
+        sentences=[sentence for group in sentences for sentence in group],
+        with_confidence=True,
+    )
     story_rows = distinct[starts]
     inferred_tags = (
         concerns.infer(
@@ -114,7 +124,7 @@ def encode_clients(
         stated = np.array(
             [np.nan if record[a] is None else record[a] for a in STYLE_AXES], dtype=float
         )
-        preference, strength, source = preferences(stated, inferred[i])
+        preference, strength, source = preferences(stated, inferred[i], confidence[i])
         story, hopes, concerns_vector = (vectors[j] for j in distinct[starts[i] : starts[i] + 3])
         profiles.append(
             ClientProfile(
@@ -132,14 +142,28 @@ def encode_clients(
 
 
 def preferences(
-    stated: np.ndarray, inferred: np.ndarray
+    stated: np.ndarray, inferred: np.ndarray, confidence: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Resolve one client's preference and its strength per axis.
 
     A stated rating wins; strength grows with its distance from the middle
     (at least 1/3, since "in the middle" is a preference too). Otherwise a
-    clear preference inferred from ``hopes`` counts at half strength; else
-    the axis does not matter (strength 0).
+    preference read from ``hopes`` counts if it is clear (at least
+    ``INFERRED_MIN_POINTS``) and the reader is confident of it (at least
+    ``INFERRED_MIN_CONFIDENCE``), at ``INFERRED_STRENGTH * confidence * |value| / 3``;
+    else the axis does not matter (strength 0).
+
+    Parameters
+    ----------
+    stated : (4,) float in [-3, 3], NaN where not stated
+    inferred : (4,) float in [-3, 3], the value read from the hopes
+    confidence : (4,) float in [0, 1], the reader's confidence in it
+
+    Returns
+    -------
+    preference : (4,) float32 in [-3, 3]; 0 where none
+    strength : (4,) float32 in [0, 1]
+    source : per axis "stated", "inferred" or "none"
     """
     preference = np.zeros(4, dtype=np.float32)
     strength = np.zeros(4, dtype=np.float32)
@@ -149,9 +173,9 @@ def preferences(
             preference[a] = stated[a]
             strength[a] = max(abs(stated[a]) / 3.0, STATED_MIN_STRENGTH)
             source.append("stated")
-        elif abs(inferred[a]) >= INFERRED_MIN_POINTS:
+        elif abs(inferred[a]) >= INFERRED_MIN_POINTS and confidence[a] >= INFERRED_MIN_CONFIDENCE:
             preference[a] = inferred[a]
-            strength[a] = INFERRED_STRENGTH * abs(inferred[a]) / 3.0
+            strength[a] = INFERRED_STRENGTH * confidence[a] * abs(inferred[a]) / 3.0
             source.append("inferred")
         else:
             source.append("none")

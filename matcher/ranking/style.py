@@ -1,33 +1,44 @@
-"""Style on the four axes: from ratings where given, else inferred from text.
+"""Style on the four axes: from ratings where given, else read from text.
 
-A therapist's ``approach`` or a client's ``hopes`` is placed on each axis by
-comparing the embeddings of its sentences with short descriptions of the
-axis' two poles. Each sentence's position is
-``cos(sentence, positive pole) - cos(sentence, negative pole)``; a text's
-position is the average over its sentences, weighted towards the sentences
-that talk about that axis at all (a softmax over their similarity to either
-pole), times ``gain``, clipped to -3..+3. Working per sentence keeps "I am
-based in Riverton" from diluting "I set an agenda each session". The pole
-descriptions mix the therapist's and the client's voice so both kinds of text
-land on the same scale.
+A therapist's ``approach`` or a client's ``hopes`` is placed on each axis by a
+supervised reader. Per axis, a three-class logistic regression over the
+sentence embedding says whether a sentence gives evidence for the negative
+pole (-1), none (0) or the positive pole (+1); it is fitted on the labelled
+sentences of ``data/style_sentences.toml``, once per process and embedding
+model, the first time a text is read. A sentence's value on an axis is
+``3 * (P(+1) - P(-1))`` and its confidence ``1 - P(0)``; a text's value is the
+confidence-weighted mean of its sentences' values, so the sentences that speak
+to an axis dominate and a text where none does stays near 0.
+
+Sentence embeddings barely register negation ("please, no homework" lies next
+to "homework"), so a negation-scope rule runs first: a sentence with a
+negation cue is read as its negated scopes ("homework", sign -1) and the rest
+of it (sign +1), each embedded on its own; a view's probabilities for +1 and -1
+swap when its sign is -1. The classifiers are fitted on the same views of the
+training sentences, so they learn what the words *are about* and the rule
+decides whether the writer wants or refuses it. See docs/style-reading.md.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 import numpy as np
 
-from ..text import style_axes
+from ..text import load_toml
 from ..vocab import STYLE_AXES, STYLE_MAX, STYLE_MIN
 from .embed import Embedder
 
-#: Maps the cosine difference onto the -3..+3 rating scale. Chosen so the
-#: spread of inferred styles matches the spread of self-ratings on simulated
-#: rosters; clearly worded texts land near ±2..3 (see tests/matcher/test_style.py).
-DEFAULT_GAIN = 12.0
-#: Temperature of the softmax that weights sentences by their relevance to an axis.
-RELEVANCE_TEMPERATURE = 0.05
+#: Inverse L2 strength of each axis' logistic regression: the value with the best
+#: 5-fold cross-validated log-loss on the training sentences (``python -m
+#: bench.style_quality --cv``; 10 and 30 tie, the smaller is the safer).
+READER_C = 10.0
+#: The classes of each axis' probability columns, in this order.
+CLASSES = (-1, 0, 1)
 MAX_SENTENCES = 20
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -38,94 +49,340 @@ def split_sentences(text: str) -> list[str]:
     return [part for part in parts if part][:MAX_SENTENCES]
 
 
+# --- negation scope -------------------------------------------------------------------------
+
+# Uncertainty that contains a negation word but does not negate what follows.
+_HEDGE = re.compile(
+    r"\b(?:(?:i'?m |i am )?not (?:entirely |completely |totally |really |too |so |quite )?"
+    r"(?:sure|certain)"
+    r"|(?:i )?(?:do ?n[o']?t|don'?t) (?:really |quite |even )?know(?: (?:yet|really))?"
+    r"(?= *[,.?!;]|$| what| if| whether)"
+    r"|not that i know)",
+    re.I,
+)
+_NOT = r"(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
+# Words and phrases that refuse or deny what follows them, up to the end of the clause.
+_CUE = re.compile(
+    r"\b(?:the last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
+    r"|(?:tired|sick|weary) of|fed up with|done with|enough of|no more"
+    r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
+    r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")\b",
+    re.I,
+)
+# Verbs that negate their object ("ignore my childhood"): one inside a negated scope
+# cancels the negation ("I won't ignore your childhood" asks for the past).
+_INNER = re.compile(
+    r"\b(?:ignor(?:e|es|ed|ing)|skip(?:s|ped|ping)?|neglect(?:s|ed|ing)?|dismiss(?:es|ed|ing)?"
+    r"|back(?:s|ed|ing)? off|hold(?:s|ing)? back|held back|shy(?:ing)? away"
+    r"|steer(?:s|ing)? (?:you |them |clients |people )?away|tiptoe(?:s|ing)?"
+    r"|limit(?:s|ed|ing)?|restrict(?:s|ed|ing)?|afraid|without|unless)\b",
+    re.I,
+)
+_CLAUSE = re.compile(r"\s*(?:[;:\u2014\u2013]|\s-\s|(?<!anything),?\s+but\s+)\s*", re.I)
+_SCOPE_END = re.compile(r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b", re.I)
+# The wanting in "don't want to dig into my childhood" is the negation's, not the content's.
+_LEAD = re.compile(
+    r"^(?:(?:really|just|even|ever|simply|do|does|want|need|like|wish|think|believe in|expect)"
+    r"\s+)*(?:to\s+)?",
+    re.I,
+)
+_WORD = re.compile(r"[A-Za-z']+")
+_STUB = {"i", "i'm", "i'd", "please"}  # a leading "I," or "Please," left by a removed scope
+_MIN_REST_WORDS = 2
+
+
+def negation_views(sentence: str) -> list[tuple[str, int]]:
+    """How one sentence is read: ``[(text, sign)]``.
+
+    A sentence without a negation cue is read as itself, ``[(sentence, 1)]``.
+    Otherwise, per clause, each negation's scope (from the cue to the end of the
+    clause) is a view of sign -1 (+1 when the scope holds a verb that negates its
+    object, as in "won't ignore") and what is left of the clause, if two words or
+    more, a view of sign +1: "I don't need sympathy, I need strategies" gives
+    ``[("sympathy", -1), ("I need strategies", 1)]``.
+    """
+    clean = _HEDGE.sub(" ", sentence.replace("\u2019", "'"))
+    if not _CUE.search(clean):
+        return [(sentence, 1)]
+    views: list[tuple[str, int]] = []
+    for clause in _CLAUSE.split(clean):
+        position, rest = 0, []
+        while (cue := _CUE.search(clause, position)) is not None:
+            rest.append(clause[position : cue.start()])
+            end = _SCOPE_END.search(clause, cue.end())
+            position = end.start() if end else len(clause)
+            scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
+            if _WORD.search(scope):
+                views.append((scope, 1 if len(_INNER.findall(scope)) % 2 else -1))
+        rest.append(clause[position:])
+        remainder = re.sub(r"\s+([,.;:!?])", r"\1", " ".join(r.strip() for r in rest))
+        head, comma, tail = remainder.strip(" ,.;:").partition(",")
+        if comma and head.strip().lower() in _STUB:
+            remainder = tail
+        remainder = re.sub(r"\s+", " ", remainder).strip(" ,.;:")
+        if len(_WORD.findall(remainder)) >= _MIN_REST_WORDS:
+            views.append((remainder, 1))
+    return views or [(sentence, 1)]
+
+
+def training_views(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.ndarray]:
+    """The views of labelled sentences and their labels.
+
+    Parameters
+    ----------
+    records : entries of ``data/style_sentences.toml`` (``text`` and, per axis it
+        gives evidence on, -1 or +1)
+
+    Returns
+    -------
+    texts : list of str, one per view
+    labels : (len(texts), 4) int in {-1, 0, 1}, the sentence's label times the
+        view's sign (a refused scope is evidence for the opposite pole)
+    """
+    texts, labels = [], []
+    for record in records:
+        label = np.array([int(record.get(axis, 0)) for axis in STYLE_AXES])
+        for text, sign in negation_views(record["text"]):
+            texts.append(text)
+            labels.append(sign * label)
+    return texts, np.array(labels, dtype=int).reshape(-1, len(STYLE_AXES))
+
+
+# --- the reader -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StyleReader:
+    """Per-axis three-class logistic regressions, kept as arrays.
+
+    ``coef`` is (4, 3, d) and ``intercept`` (4, 3); class columns follow ``CLASSES``.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray, labels: np.ndarray, c: float = READER_C) -> StyleReader:
+        """Fit one classifier per axis.
+
+        Parameters
+        ----------
+        embeddings : (m, d) float, one row per training view
+        labels : (m, 4) int in {-1, 0, 1}; every axis needs all three classes
+        c : inverse regularisation strength
+        """
+        from sklearn.linear_model import LogisticRegression  # only when a reader is fitted
+
+        coef, intercept = [], []
+        for a, axis in enumerate(STYLE_AXES):
+            if set(np.unique(labels[:, a])) != set(CLASSES):
+                raise ValueError(f"the {axis} labels need examples of each of {CLASSES}")
+            model = LogisticRegression(C=c, max_iter=5000).fit(embeddings, labels[:, a])
+            order = [list(model.classes_).index(k) for k in CLASSES]
+            coef.append(model.coef_[order])
+            intercept.append(model.intercept_[order])
+        return cls(np.stack(coef), np.stack(intercept))
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        """(m, 4, 3) float64 class probabilities of each row of ``embeddings`` (m, d)."""
+        logits = np.einsum("md,akd->mak", np.asarray(embeddings, dtype=np.float64), self.coef)
+        logits += self.intercept
+        logits -= logits.max(axis=2, keepdims=True)
+        weights = np.exp(logits)
+        return weights / weights.sum(axis=2, keepdims=True)
+
+
+def fit_reader(embedder: Embedder, c: float = READER_C) -> StyleReader:
+    """A reader fitted on ``data/style_sentences.toml``, its views encoded by ``embedder``."""
+    texts, labels = training_views(load_toml("style_sentences")["sentence"])
+    return StyleReader.fit(embedder.encode(texts), labels, c)
+
+
+# One fit per process and embedding model: the reader depends only on the model (named
+# as in the embedding cache's keys) and on package data, like ``load_toml``'s cache.
+_READERS: dict[tuple[str, float], StyleReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
 class StyleInferrer:
-    """Places texts on the four style axes.
+    """Places texts on the four style axes, with a confidence per axis.
 
     Parameters
     ----------
     embedder : Embedder
-        Used once to encode the pole descriptions.
-    gain : float
-        Scale from cosine difference to rating points.
+        Encodes the training sentences (once per process and model name) and the
+        negation views of the sentences read; pass a cached one.
+    c : float
+        Inverse regularisation strength of the reader (see ``READER_C``).
+    reader : StyleReader, optional
+        Read with this reader instead of fitting one (cross-validation, tests).
     """
 
-    def __init__(self, embedder: Embedder, gain: float = DEFAULT_GAIN):
+    def __init__(self, embedder: Embedder, c: float = READER_C, reader: StyleReader | None = None):
         self.embedder = embedder
-        self.gain = gain
-        self._poles: tuple[np.ndarray, np.ndarray] | None = None
+        self.c = c
+        self._reader = reader
 
-    def poles(self) -> tuple[np.ndarray, np.ndarray]:
-        """(negative, positive) pole centroids, each (4, d) float32 with unit rows."""
-        if self._poles is None:
-            negatives, positives = [], []
-            for axis in STYLE_AXES:
-                wording = style_axes()[axis]
-                negative, positive = wording.anchors_negative, wording.anchors_positive
-                vectors = self.embedder.encode([*negative, *positive])
-                negatives.append(_unit(vectors[: len(negative)].mean(axis=0)))
-                positives.append(_unit(vectors[len(negative) :].mean(axis=0)))
-            self._poles = (np.stack(negatives), np.stack(positives))
-        return self._poles
+    def reader(self) -> StyleReader:
+        """The fitted reader, fitted on first use."""
+        if self._reader is not None:
+            return self._reader
+        key = (self.embedder.name, self.c)
+        with _READERS_LOCK:  # a second thread waits for the first one's fit
+            if key not in _READERS:
+                _READERS[key] = fit_reader(self.embedder, self.c)
+            return _READERS[key]
+
+    @overload
+    def infer_sentences(
+        self,
+        embeddings: np.ndarray,
+        owner: np.ndarray,
+        n: int,
+        rows: np.ndarray | None = ...,
+        *,
+        sentences: Sequence[str] | None = ...,
+        with_confidence: Literal[False] = ...,
+    ) -> np.ndarray: ...
+
+    @overload
+    def infer_sentences(
+        self,
+        embeddings: np.ndarray,
+        owner: np.ndarray,
+        n: int,
+        rows: np.ndarray | None = ...,
+        *,
+        sentences: Sequence[str] | None = ...,
+        with_confidence: Literal[True],
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def infer_sentences(
-        self, embeddings: np.ndarray, owner: np.ndarray, n: int, rows: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Ratings of ``n`` texts from the embeddings of their sentences.
+        self,
+        embeddings: np.ndarray,
+        owner: np.ndarray,
+        n: int,
+        rows: np.ndarray | None = None,
+        *,
+        sentences: Sequence[str] | None = None,
+        with_confidence: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Styles of ``n`` texts from the embeddings of their sentences.
 
         Parameters
         ----------
-        embeddings : (m, d) float32, one unit row per sentence
+        embeddings : (k, d) float32, unit rows
         owner : (m,) int in [0, n), which text each sentence belongs to
         n : int, the number of texts
         rows : (m,) int, optional
             Sentence i's embedding is ``embeddings[rows[i]]`` (``embeddings`` then
-            holds distinct sentences; repeated ones are compared with the poles once).
+            holds distinct sentences); default ``embeddings[i]``.
+        sentences : m str, optional
+            The sentences' texts. Needed to read negation: a sentence with a
+            negation cue is read through its views (:func:`negation_views`), which
+            are encoded with this inferrer's embedder. Without them every sentence
+            is read whole, and refusals read like requests.
+        with_confidence : bool
+            Also return the confidences.
 
         Returns
         -------
-        (n, 4) float32 in [-3, 3], columns in ``STYLE_AXES`` order; 0 for a text
-        without sentences.
+        values : (n, 4) float32 in [-3, 3], columns in ``STYLE_AXES`` order; 0 for a
+            text without sentences
+        confidence : (n, 4) float32 in [0, 1], only when ``with_confidence``; 0 for
+            a text without sentences
         """
-        out = np.zeros((n, len(STYLE_AXES)), dtype=np.float32)
-        where = None
-        if rows is not None:
+        owner = np.asarray(owner, dtype=int)
+        if rows is not None:  # each distinct row is read once
             rows = np.asarray(rows, dtype=int)
-            used, where = np.unique(rows, return_inverse=True)
-            if len(used) == len(rows):  # nothing repeated: the rows themselves, in order
-                embeddings, where = embeddings[rows], None
-            else:
-                embeddings = embeddings[used]
-        if len(embeddings) == 0:
-            return out
-        negative, positive = self.poles()
-        to_negative, to_positive = embeddings @ negative.T, embeddings @ positive.T
-        if where is not None:
-            to_negative, to_positive = to_negative[where], to_positive[where]
-        position = to_positive - to_negative  # (m, 4)
-        relevance = np.maximum(to_positive, to_negative)
-        # softmax within each text: subtract each text's max relevance for stability
-        top = np.full((n, len(STYLE_AXES)), -np.inf)
-        np.maximum.at(top, owner, relevance)
-        weight = np.exp((relevance - top[owner]) / RELEVANCE_TEMPERATURE)
-        totals = np.zeros_like(out, dtype=float)
-        weighted = np.zeros_like(out, dtype=float)
-        np.add.at(totals, owner, weight)
-        np.add.at(weighted, owner, weight * position)
-        has_text = totals > 0
-        out[has_text] = weighted[has_text] / totals[has_text]
-        return np.clip(self.gain * out, STYLE_MIN, STYLE_MAX).astype(np.float32)
+            _, first, where = np.unique(rows, return_index=True, return_inverse=True)
+            vectors = embeddings[rows[first]]
+        elif sentences is not None:  # each distinct sentence is read once
+            first, where = _distinct(sentences)
+            vectors = embeddings[first]
+        else:
+            first = where = np.arange(len(owner))
+            vectors = embeddings[: len(owner)]
+        texts = None if sentences is None else [sentences[i] for i in first]
+        sums = self._read_distinct(vectors, texts)
+        shape = (n, len(STYLE_AXES))
+        weighted, totals, confidence = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        np.add.at(weighted, owner, sums[0][where])
+        np.add.at(totals, owner, sums[1][where])
+        np.maximum.at(confidence, owner, sums[2][where])
+        values = np.zeros(shape)
+        np.divide(weighted, totals, out=values, where=totals > 0)
+        values = np.clip(values, STYLE_MIN, STYLE_MAX).astype(np.float32)
+        if not with_confidence:
+            return values
+        return values, np.clip(confidence, 0.0, 1.0).astype(np.float32)
 
-    def infer_texts(self, texts: list[str]) -> np.ndarray:
-        """Ratings for raw texts: (len(texts), 4) float32 in [-3, 3]."""
-        sentences = [split_sentences(text) for text in texts]
-        flat = [sentence for group in sentences for sentence in group]
-        owner = np.repeat(np.arange(len(texts)), [len(group) for group in sentences])
-        return self.infer_sentences(self.embedder.encode(flat), owner, len(texts))
+    def _read_distinct(
+        self, vectors: np.ndarray, texts: list[str] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per sentence: the sum over its views of confidence × value, the sum of
+        their confidences, and the largest one; each (k, 4) float64, so that a
+        text's sentences add up to the weighted mean over all its views."""
+        k = len(vectors)
+        view_vectors, signs, view_owner = vectors, np.ones(k), np.arange(k)
+        if texts is not None:
+            views = [negation_views(text) for text in texts]
+            negated = [i for i, v in enumerate(views) if v != [(texts[i], 1)]]
+            if negated:  # one extra encode, of the views of sentences with a negation
+                plain = np.setdiff1d(np.arange(k), negated)
+                extra = [(i, text, sign) for i in negated for text, sign in views[i]]
+                distinct = list(dict.fromkeys(text for _, text, _ in extra))
+                at = {text: j for j, text in enumerate(distinct)}
+                encoded = self.embedder.encode(distinct)
+                view_vectors = np.concatenate(
+                    [vectors[plain], encoded[[at[text] for _, text, _ in extra]]]
+                )
+                signs = np.concatenate([np.ones(len(plain)), [s for _, _, s in extra]])
+                view_owner = np.concatenate([plain, [i for i, _, _ in extra]]).astype(int)
+        shape = (k, len(STYLE_AXES))
+        weighted, totals, top = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        if k:
+            p = self.reader().probabilities(view_vectors)
+            sure = 1.0 - p[:, :, 1]
+            # a refused scope's evidence counts for the opposite pole
+            value = 3.0 * (p[:, :, 2] - p[:, :, 0]) * signs[:, None]
+            np.add.at(weighted, view_owner, sure * value)
+            np.add.at(totals, view_owner, sure)
+            np.maximum.at(top, view_owner, sure)
+        return weighted, totals, top
+
+    def infer_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Styles of raw texts: (len(texts), 4) float32 in [-3, 3]; 0 for blank text."""
+        return self.infer_texts_with_confidence(texts)[0]
+
+    def infer_texts_with_confidence(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Styles of raw texts and their confidence.
+
+        Returns
+        -------
+        values : (len(texts), 4) float32 in [-3, 3]; 0 for blank text
+        confidence : (len(texts), 4) float32 in [0, 1]; 0 for blank text
+        """
+        groups = [split_sentences(text) for text in texts]
+        flat = [sentence for group in groups for sentence in group]
+        owner = np.repeat(np.arange(len(texts)), [len(group) for group in groups])
+        return self.infer_sentences(
+            self.embedder.encode(flat), owner, len(texts), sentences=flat, with_confidence=True
+        )
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+def _distinct(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``first`` (k,): the index of each distinct key's first occurrence; ``where``
+    (len(keys),): which distinct key each one is."""
+    position: dict[str, int] = {}
+    first: list[int] = []
+    where = np.empty(len(keys), dtype=int)
+    for i, key in enumerate(keys):
+        j = position.setdefault(key, len(first))
+        if j == len(first):
+            first.append(i)
+        where[i] = j
+    return np.array(first, dtype=int), where
 
 
 def resolve_style(ratings: np.ndarray, inferred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,201 @@
+"""The supervised style reader: wiring with the fake embedder, reading with the real one."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from matcher.ranking.features import (
+    INFERRED_MIN_CONFIDENCE,
+    INFERRED_STRENGTH,
+    STATED_MIN_STRENGTH,
+    encode_clients,
+    preferences,
+)
+from matcher.ranking.style import StyleInferrer, negation_views, split_sentences
+from matcher.vocab import STYLE_AXES
+
+DIRECTIVE, PAST, CHALLENGE = (STYLE_AXES.index(a) for a in ("directive", "past_focus", "challenge"))
+NONE = np.full(4, np.nan)
+NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference."]
+
+
+# --- negation scope ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "views"),
+    [
+        ("I give homework and practical tools.", [("I give homework and practical tools.", 1)]),
+        ("Please, no homework.", [("homework", -1)]),
+        ("I'd rather not go back over my childhood.", [("go back over my childhood", -1)]),
+        ("I don\u2019t want to be the one steering.", [("be the one steering", -1)]),
+        ("I don't need sympathy, I need strategies.", [("sympathy", -1), ("I need strategies", 1)]),
+        ("I won't ignore your childhood.", [("ignore your childhood", 1)]),  # two negations
+        ("I'm not sure, but some structure might help.", None),  # a hedge, not a refusal
+    ],
+)
+def test_negation_views(sentence, views):
+    assert negation_views(sentence) == (views or [(sentence, 1)])
+
+
+# --- wiring, with the fake embedder -------------------------------------------------------
+
+
+def test_shapes_ranges_and_blank_texts(fake_embedder):
+    texts = ["I give homework and practical tools.", "", "Please, no homework. I like tea.", "  "]
+    values, confidence = StyleInferrer(fake_embedder).infer_texts_with_confidence(texts)
+    assert values.shape == confidence.shape == (4, 4)
+    assert values.dtype == confidence.dtype == np.float32
+    assert np.all(np.abs(values) <= 3) and np.all((confidence >= 0) & (confidence <= 1))
+    assert not values[[1, 3]].any() and not confidence[[1, 3]].any()  # blank: no style at all
+    assert np.array_equal(StyleInferrer(fake_embedder).infer_texts(texts), values)
+    empty = StyleInferrer(fake_embedder).infer_texts_with_confidence([])
+    assert empty[0].shape == empty[1].shape == (0, 4)
+
+
+def test_a_refused_scope_reads_as_the_opposite_of_the_scope(fake_embedder):
+    inferrer = StyleInferrer(fake_embedder)
+    values, confidence = inferrer.infer_texts_with_confidence(["homework", "Please, no homework."])
+    np.testing.assert_allclose(values[1], -values[0], atol=1e-6)
+    np.testing.assert_allclose(confidence[1], confidence[0], atol=1e-6)
+
+
+def test_sentence_path_matches_text_path_and_reads_each_distinct_sentence_once(fake_embedder):
+    hopes = ["Please, no homework. I want structure.", "I want structure.", ""]
+    groups = [split_sentences(h) for h in hopes]
+    flat = [s for group in groups for s in group]
+    distinct = list(dict.fromkeys(flat))
+    rows = np.array([distinct.index(s) for s in flat])
+    owner = np.repeat(np.arange(len(hopes)), [len(g) for g in groups])
+    inferrer = StyleInferrer(fake_embedder)
+    vectors = fake_embedder.encode(distinct)
+    values, confidence = inferrer.infer_sentences(
+        vectors, owner, len(hopes), rows=rows, sentences=flat, with_confidence=True
+    )
+    expected = inferrer.infer_texts_with_confidence(hopes)
+    np.testing.assert_allclose(values, expected[0], atol=1e-6)
+    np.testing.assert_allclose(confidence, expected[1], atol=1e-6)
+    # without texts or confidence: the old call still gives (n, 4) values
+    plain = inferrer.infer_sentences(vectors, owner, len(hopes), rows=rows)
+    assert plain.shape == (3, 4) and not plain[2].any()
+
+
+def test_the_reader_is_fitted_once_per_process_and_model(fake_embedder):
+    from tests.conftest import FakeEmbedder
+
+    first = StyleInferrer(fake_embedder).reader()
+    assert StyleInferrer(FakeEmbedder()).reader() is first  # same model name: same fit
+    encoded = fake_embedder.texts_encoded
+    StyleInferrer(fake_embedder).infer_texts(["I give homework."])
+    assert fake_embedder.texts_encoded == encoded + 1  # the text only, no refit
+
+
+def test_profiles_weigh_inferred_preferences_by_confidence(fake_embedder):
+    record = {
+        "story": "Work is hard.",
+        "hopes": "Please, no homework. I want structure.",
+        "concerns": [],
+        **dict.fromkeys(STYLE_AXES),
+    }
+    styles = StyleInferrer(fake_embedder)
+    profile = encode_clients([record], fake_embedder, styles)[0]
+    values, confidence = styles.infer_texts_with_confidence([record["hopes"]])
+    preference, strength, source = preferences(NONE, values[0], confidence[0])
+    np.testing.assert_allclose(profile.preference, preference, atol=1e-6)
+    np.testing.assert_allclose(profile.strength, strength, atol=1e-6)
+    assert profile.source == source
+
+
+# --- preferences --------------------------------------------------------------------------
+
+
+def test_a_confident_inferred_preference_counts_in_proportion_to_confidence():
+    preference, strength, source = preferences(NONE, np.array([2.4, 0, 0, 0]), np.full(4, 0.9))
+    assert source == ("inferred", "none", "none", "none")
+    assert preference[0] == pytest.approx(2.4)
+    assert strength[0] == pytest.approx(INFERRED_STRENGTH * 0.9 * 2.4 / 3)
+    assert not strength[1:].any()
+
+
+def test_an_unconfident_or_small_inferred_value_is_no_preference():
+    unsure = INFERRED_MIN_CONFIDENCE - 0.1
+    preference, strength, source = preferences(
+        NONE, np.array([2.4, 0.3, 0, 0]), np.array([unsure, 0.95, 0, 0])
+    )
+    assert source == ("none",) * 4
+    assert not preference.any() and not strength.any()
+
+
+def test_a_stated_rating_always_wins():
+    stated = np.array([-1.0, 0.0, np.nan, np.nan])
+    preference, strength, source = preferences(stated, np.full(4, 3.0), np.ones(4))
+    assert source == ("stated", "stated", "inferred", "inferred")
+    assert preference[:2].tolist() == [-1.0, 0.0]
+    assert strength[0] == pytest.approx(1 / 3) and strength[1] == pytest.approx(STATED_MIN_STRENGTH)
+    assert strength[2] == pytest.approx(INFERRED_STRENGTH)
+
+
+# --- reading, with the real model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_inferrer():
+    from matcher.ranking import CachedEmbedder, SentenceTransformerEmbedder
+
+    return StyleInferrer(CachedEmbedder(SentenceTransformerEmbedder()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "axis", "sign"),
+    [
+        ("Please, no homework.", CHALLENGE, -1),  # supportive, not "practical challenge"
+        ("I'd rather not go back over my childhood.", PAST, -1),  # the present
+        ("I don't want to be the one steering.", DIRECTIVE, 1),  # the therapist leads
+        ("Please don't give me homework or worksheets.", CHALLENGE, -1),
+    ],
+)
+def test_refusals_land_on_the_other_side(real_inferrer, text, axis, sign):
+    values, confidence = real_inferrer.infer_texts_with_confidence([text])
+    assert sign * values[0, axis] >= 1.0, dict(zip(STYLE_AXES, values[0], strict=True))
+    assert confidence[0, axis] >= INFERRED_MIN_CONFIDENCE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "text",
+    [
+        *NEUTRAL_TEXTS,
+        pytest.param(
+            "somebody dependable",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="read as warm support (challenge -1.4, confidence 0.51); "
+                "see docs/style-reading.md, what is still weak",
+            ),
+        ),
+    ],
+)
+def test_texts_without_style_stay_near_zero_with_low_confidence(real_inferrer, text):
+    values, confidence = real_inferrer.infer_texts_with_confidence([text])
+    assert np.all(np.abs(values) <= 1.0), dict(zip(STYLE_AXES, values[0], strict=True))
+    assert np.all(confidence < INFERRED_MIN_CONFIDENCE)
+
+
+@pytest.mark.slow
+def test_held_out_sentences_are_read_as_measured(real_inferrer):
+    """Sentences written apart from the training set, never tuned on. The targets (sign
+    0.95, negated 0.90) are missed; measured sign 0.890, negated 0.792, neutral mean
+    |value| 0.09 with 2.0% beyond ±1 (docs/style-reading.md). Asserted: the measured
+    figures less 0.02, and the neutral targets (mean |value| <= 0.5, <= 10% beyond ±1)."""
+    from bench.style_quality import heldout_records, quality
+
+    records = heldout_records()
+    found = quality(real_inferrer.infer_texts([r["text"] for r in records]), records)
+    assert found["sign"] >= 0.87
+    assert found["negated"] >= 0.77
+    assert found["neutral_abs"] <= 0.5 and found["neutral_beyond_1"] <= 0.10
+    assert not math.isnan(found["hedged"])
