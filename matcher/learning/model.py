@@ -156,11 +156,17 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _fit_calibrator(method: str, scores: np.ndarray, y: np.ndarray, weight: np.ndarray):
-    if method == "isotonic":
-        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
-            scores, y, sample_weight=weight
-        )
-    return LogisticRegression(C=1e6).fit(_logit(scores)[:, None], y, sample_weight=weight)
+    """A non-decreasing map from raw scores to probabilities: calibration may rescale the
+    model's ranking but must never reverse it."""
+    if method == "sigmoid":
+        sigmoid = LogisticRegression(C=1e6).fit(_logit(scores)[:, None], y, sample_weight=weight)
+        if sigmoid.coef_[0, 0] > 0:
+            return sigmoid
+        # A slope <= 0 (few or noisy labels) would turn the ranking upside down; isotonic
+        # regression is monotone by construction, at worst flat.
+    return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
+        scores, y, sample_weight=weight
+    )
 
 
 def _apply_calibrator(calibrator, scores: np.ndarray) -> np.ndarray:

@@ -101,3 +101,16 @@ def test_learned_scorer_combines_the_two_signals_by_weight():
     assert track_record_score(np.array([0.0]))[0] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="track_record_weight must be in"):
         LearnedScorer(click, record, track_record_weight=1.5)
+
+
+def test_calibration_never_reverses_the_ranking():
+    """With few, noisy labels a sigmoid fit can get a negative slope; the calibrator must
+    then stay monotone (found by the learning-curve benchmark: a reversed ranking)."""
+    from matcher.learning.model import _apply_calibrator, _fit_calibrator
+
+    rng = np.random.default_rng(0)
+    scores = rng.random(60)
+    y = (rng.random(60) < 1.0 - scores).astype(int)  # labels run against the scores
+    calibrator = _fit_calibrator("sigmoid", scores, y, np.ones(60))
+    grid = np.linspace(0.01, 0.99, 50)
+    assert np.all(np.diff(_apply_calibrator(calibrator, grid)) >= 0)
