@@ -100,14 +100,23 @@ def top1_click_rate(
     return float((w * clicked[match]).sum() / w.sum()), int(match.sum())
 
 
-def evaluate(ts: TrainingSet, scorer: Scorer | None, mask: np.ndarray, seed: int = 0) -> dict:
+Ranked = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def evaluate(
+    ts: TrainingSet,
+    scorer: Scorer | None,
+    mask: np.ndarray,
+    seed: int = 0,
+    ranked: Ranked | None = None,
+) -> dict:
     """Held-out metrics of one scorer (None = random ranking) on the pairs in ``mask``.
 
     Probability metrics compare P(click) (or the scorer's score) with labels;
     ranking metrics rank every eligible therapist for each held-out client and
-    look at where the placed therapist landed.
+    look at where the placed therapist landed. ``ranked`` is that ranking when
+    already computed (:func:`placed_ranks` with the same pairs and seed).
     """
-    rng = np.random.default_rng(seed)
     pairs = np.flatnonzero(mask)
     track = track_record_of(scorer)
     if scorer is None:
@@ -118,7 +127,9 @@ def evaluate(ts: TrainingSet, scorer: Scorer | None, mask: np.ndarray, seed: int
         )
         probability = scorer.click_probability(features)
     metrics = probability_metrics(ts.labels[pairs], probability)
-    placed_rank, n_eligible, _ = placed_ranks(ts, scorer, pairs, rng)
+    if ranked is None:
+        ranked = placed_ranks(ts, scorer, pairs, np.random.default_rng(seed))
+    placed_rank, n_eligible, _ = ranked
     top1 = placed_rank == 1
     logged = ts.propensity[pairs]
     propensity = np.where(np.isnan(logged), 1.0 / n_eligible, logged)
@@ -221,15 +232,19 @@ def logged_outcomes(
     *,
     k: int = RANKING_K,
     seed: int = 0,
+    ranked: Ranked | None = None,
 ) -> LoggedOutcomes:
     """The held-out log as seen by "start with one of this scorer's top ``k``, each
     equally likely" (``scorer=None``: a random order). Uses every logged placement:
     those outside the top ``k`` carry weight 0 but still count in IPS and DR.
 
-    Propensities are the logged ones where known, else ``1 / eligible``.
+    Propensities are the logged ones where known, else ``1 / eligible``. ``ranked`` is
+    the scorer's ranking when already computed (:func:`placed_ranks`, same pairs, seed, k).
     """
     pairs = np.flatnonzero(mask)
-    placed_rank, n_candidates, top = placed_ranks(ts, scorer, pairs, np.random.default_rng(seed), k)
+    if ranked is None:
+        ranked = placed_ranks(ts, scorer, pairs, np.random.default_rng(seed), k)
+    placed_rank, n_candidates, top = ranked
     shown = np.minimum(n_candidates, k)
     target = np.where(placed_rank <= k, 1.0 / np.maximum(shown, 1), 0.0)
     logged = ts.propensity[pairs]

@@ -21,7 +21,15 @@ from ..ranking.features import FEATURE_NAMES
 from ..ranking.scoring import PriorScorer, Scorer
 from . import off_policy, registry
 from .datasets import PROPENSITY_FLOOR, TrainingSet
-from .evaluation import RANKING_K, RewardModel, calibration_curve, evaluate, logged_outcomes
+from .evaluation import (
+    RANKING_K,
+    Ranked,
+    RewardModel,
+    calibration_curve,
+    evaluate,
+    logged_outcomes,
+    placed_ranks,
+)
 from .model import (
     TRACK_RECORD_WEIGHT,
     ClickModel,
@@ -193,10 +201,17 @@ def train(
         contenders: dict[str, Scorer | None] = {"model": scorer, "prior": PriorScorer()}
         if champion is not None and not isinstance(champion, PriorScorer):
             contenders["champion"] = champion
-        metrics = {name: evaluate(ts, s, test_mask, seed) for name, s in contenders.items()}
-        metrics["random"] = evaluate(ts, None, test_mask, seed)
+        contenders["random"] = None
+        held_out = np.flatnonzero(test_mask)
+        ranked = {  # each contender ranks the held-out clients once, for both kinds of figure
+            name: placed_ranks(ts, s, held_out, np.random.default_rng(seed))
+            for name, s in contenders.items()
+        }
+        metrics = {
+            name: evaluate(ts, s, test_mask, seed, ranked[name]) for name, s in contenders.items()
+        }
         bar.update(1)
-        policy = ranking_values(ts, {**contenders, "random": None}, train_mask, test_mask, seed)
+        policy = ranking_values(ts, contenders, train_mask, test_mask, seed, ranked)
         bar.update(1)
     probability = scorer.click_probability(features[test_mask])
     card = {
@@ -241,6 +256,7 @@ def ranking_values(
     train_mask: np.ndarray,
     test_mask: np.ndarray,
     seed: int = 0,
+    ranked: dict[str, Ranked] | None = None,
 ) -> dict[str, Any]:
     """Each scorer's ranking value on the held-out clients (IPS, SNIPS and DR, each with
     a bootstrap interval) and the paired bootstrap of the model against each other one.
@@ -250,7 +266,9 @@ def ranking_values(
     """
     reward_model = RewardModel(ts, train_mask)
     logs = {
-        name: logged_outcomes(ts, scorer, test_mask, reward_model, seed=seed)
+        name: logged_outcomes(
+            ts, scorer, test_mask, reward_model, seed=seed, ranked=(ranked or {}).get(name)
+        )
         for name, scorer in scorers.items()
     }
     resamples = off_policy.bootstrap_indices(logs["model"].group, seed=seed)
