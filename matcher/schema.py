@@ -23,12 +23,15 @@ from typing import Any
 import pandas as pd
 
 from .errors import Problem, ValidationError
+from .terms import age_group, age_groups, canonical
 from .vocab import (
     ALLIANCE_MAX,
+    DEFAULT_AGE_GROUPS,
     FALSE_WORDS,
     INTAKE_COLUMNS,
     LIST_SEPARATOR,
     MODALITIES,
+    OPTIONAL_THERAPIST_COLUMNS,
     OUTCOME_COLUMNS,
     SLOTS,
     STYLE_AXES,
@@ -158,6 +161,40 @@ def _parse_click(text: str) -> int:
     return int(_parse_bool(text))
 
 
+def _term(kind: str) -> Callable[[str], str]:
+    """A parser for one controlled term (see :mod:`matcher.terms`)."""
+
+    def parse(text: str) -> str:
+        return canonical(kind, _parse_short(text))
+
+    return parse
+
+
+def _terms(kind: str) -> Callable[[str], list[str]]:
+    """A parser for a ``;``-separated list of controlled terms, duplicates removed."""
+
+    def parse(text: str) -> list[str]:
+        _parse_tags(text)  # the same limits on count and length as any list
+        terms = (canonical(kind, item) for item in text.split(LIST_SEPARATOR))
+        return list(dict.fromkeys(term for term in terms if term))
+
+    return parse
+
+
+def _parse_age_group(text: str) -> str:
+    try:
+        return age_group(text)
+    except ValueError as error:
+        raise _Bad(str(error)) from None
+
+
+def _parse_age_groups(text: str) -> list[str]:
+    try:
+        return age_groups(text.split(LIST_SEPARATOR))
+    except ValueError as error:
+        raise _Bad(str(error)) from None
+
+
 @dataclass(frozen=True)
 class Field:
     """How one column is parsed: ``parse`` turns non-blank text into a value."""
@@ -182,21 +219,24 @@ THERAPIST_FIELDS: tuple[Field, ...] = (
     Field("therapist_id", _parse_id, required=True),
     Field("name", _parse_short, required=True),
     Field("gender", lambda t: _normalise_tag(_parse_short(t))),
-    Field("languages", _parse_tags, required=True),
+    Field("languages", _terms("language"), required=True),
     Field("specialties", _parse_tags, blank=[]),
-    Field("modalities", _parse_tags, blank=[]),
+    Field("modalities", _terms("therapy_type"), blank=[]),
     Field("approach", _parse_long, required=True),
     *_STYLE_FIELDS,
     Field("telehealth", _parse_bool, required=True),
     Field("in_person", _parse_bool, required=True),
-    Field("city", _parse_short, blank=""),
+    Field("city", _term("city"), blank=""),
     Field("availability", _parse_slots, blank=[]),
-    Field("insurance", _parse_tags, blank=[]),
+    Field("insurance", _terms("insurer"), blank=[]),
     Field("fee", lambda t: _parse_number(t, low=0), required=True),
     Field("sliding_scale", _parse_bool, blank=False),
     Field("capacity", _parse_count, required=True),
     Field("lgbtq_affirming", _parse_bool, blank=False),
     Field("faith", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+    # Blank = licensure not recorded: not checked (an import without the column says so).
+    Field("licensed_regions", _terms("region"), blank=[]),
+    Field("age_groups", _parse_age_groups, blank=list(DEFAULT_AGE_GROUPS)),
 )
 
 INTAKE_FIELDS: tuple[Field, ...] = (
@@ -205,16 +245,20 @@ INTAKE_FIELDS: tuple[Field, ...] = (
     Field("story", _parse_long, blank=""),
     Field("hopes", _parse_long, blank=""),
     *_STYLE_FIELDS,
-    Field("language", lambda t: _normalise_tag(_parse_short(t)), required=True),
+    Field("language", _term("language"), required=True),
     Field("modality", _parse_modality, required=True),
-    Field("city", _parse_short, blank=""),
+    Field("city", _term("city"), blank=""),
     Field("availability", _parse_slots, blank=[]),
-    Field("insurance", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+    Field("insurance", _term("insurer"), blank=""),
     Field("max_fee", lambda t: _parse_number(t, low=0)),
     Field("therapist_gender", lambda t: _normalise_tag(_parse_short(t)), blank=""),
     Field("gender_required", _parse_bool, blank=False),
     Field("lgbtq_affirming_required", _parse_bool, blank=False),
     Field("faith", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+    # Where the client lives: a therapist must be licensed there (blank = not checked).
+    Field("region", _term("region"), blank=""),
+    Field("age_group", _parse_age_group, blank=""),
+    Field("therapy_type", _term("therapy_type"), blank=""),
 )
 
 OUTCOME_FIELDS: tuple[Field, ...] = (
@@ -350,7 +394,28 @@ def validate_frame(frame: pd.DataFrame, kind: str, source: str | None = None) ->
     if problems:
         raise ValidationError(problems)
     columns = names + (["extra"] if extra_columns else [])
-    return pd.DataFrame.from_records(records, columns=columns)
+    validated = pd.DataFrame.from_records(records, columns=columns)
+    if kind == "therapists":
+        validated.attrs["defaulted"] = [
+            name for name in OPTIONAL_THERAPIST_COLUMNS if name not in frame.columns
+        ]
+    return validated
+
+
+#: What an import says when a roster file has no such column.
+DEFAULTED_COLUMN_NOTES: dict[str, str] = {
+    "licensed_regions": "has no licensed_regions column, so licensure is not checked for these "
+    "therapists until you add it",
+    "age_groups": "has no age_groups column, so every therapist is taken to see adults and "
+    "older adults (not children or adolescents)",
+}
+
+
+def defaulted_column_notes(therapists: pd.DataFrame, source: str = "therapists.csv") -> list[str]:
+    """One sentence per optional roster column the file lacked (see ``validate_frame``)."""
+    return [
+        f"{source} {DEFAULTED_COLUMN_NOTES[name]}" for name in therapists.attrs.get("defaulted", [])
+    ]
 
 
 def validate_therapists(frame: pd.DataFrame, source: str | None = None) -> pd.DataFrame:

@@ -42,6 +42,32 @@ SLOTS: tuple[str, ...] = tuple(f"{day}_{part}" for day in DAYS for part in PARTS
 
 MODALITIES: tuple[str, ...] = ("telehealth", "in_person", "either")
 
+#: Age groups a therapist sees and a client belongs to (children under 13,
+#: adolescents 13-17, adults 18-64, older adults 65 and over).
+AGE_GROUPS: tuple[str, ...] = ("children", "adolescents", "adults", "older_adults")
+#: Lower age bound of each group, in ``AGE_GROUPS`` order.
+AGE_GROUP_FROM: tuple[int, ...] = (0, 13, 18, 65)
+#: What a roster without an ``age_groups`` column (or a blank cell) is taken to mean.
+DEFAULT_AGE_GROUPS: tuple[str, ...] = ("adults", "older_adults")
+
+#: Kinds of therapy a client may prefer (a soft preference, matched against a
+#: therapist's ``modalities``). Free tags are accepted too; these are offered on the form.
+THERAPY_TYPES: tuple[str, ...] = (
+    "cbt",
+    "dbt",
+    "act",
+    "emdr",
+    "psychodynamic",
+    "person_centred",
+    "schema",
+    "mindfulness",
+    "family_systems",
+    "solution_focused",
+)
+
+#: How a client would like to be contacted.
+CONTACT_METHODS: tuple[str, ...] = ("email", "phone", "text")
+
 LIST_SEPARATOR = ";"
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
@@ -65,7 +91,13 @@ THERAPIST_COLUMNS: tuple[str, ...] = (
     "capacity",
     "lgbtq_affirming",
     "faith",
+    "licensed_regions",
+    "age_groups",
 )
+
+#: Optional therapist columns: a file without them imports with the stated default
+#: (``licensed_regions`` blank = not recorded, so not checked), and the import says so.
+OPTIONAL_THERAPIST_COLUMNS: tuple[str, ...] = ("licensed_regions", "age_groups")
 
 INTAKE_COLUMNS: tuple[str, ...] = (
     "client_id",
@@ -83,6 +115,9 @@ INTAKE_COLUMNS: tuple[str, ...] = (
     "gender_required",
     "lgbtq_affirming_required",
     "faith",
+    "region",
+    "age_group",
+    "therapy_type",
 )
 
 OUTCOME_COLUMNS: tuple[str, ...] = (

@@ -1,8 +1,10 @@
 """Staff login: the session, the ``login_required`` decorator, and user commands.
 
-Clients never log in (their private link is their key); coordinators and
-admins do. A JSON request without the right to a route gets 401/403 as JSON;
-a browser gets a redirect to the login page (or a 403 page for the wrong role).
+Clients never log in (their private link is their key); coordinators,
+admins and therapists do. A session cookie carries its account's session
+version: logout (or deactivation) bumps it, so a copied cookie stops working.
+A JSON request without the right to a route gets 401/403 as JSON; a browser
+gets a redirect to the login page (or a 403 page for the wrong role).
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from flask.cli import with_appcontext
 from matcher import ValidationError
 from matcher.clinic import (
     ROLES,
+    STAFF_ROLES,
     audit,
     authenticate,
     create_user,
+    end_sessions,
     get_user,
     has_users,
     list_users,
@@ -42,6 +46,7 @@ from .extensions import current_store
 
 bp = Blueprint("auth", __name__)
 _SESSION_USER = "user_id"
+_SESSION_VERSION = "session_version"
 #: The audit log's actor for a failed login with a name that is no account.
 UNKNOWN_ACTOR = "unknown"
 
@@ -55,6 +60,8 @@ def load_user() -> None:
     """
     user_id = session.get(_SESSION_USER)
     g.user = get_user(current_store(), user_id) if user_id is not None else None
+    if g.user is not None and session.get(_SESSION_VERSION) != g.user.session_version:
+        g.user = None  # logged out elsewhere, or a cookie copied before a logout
     if user_id is not None and g.user is None:
         session.clear()
 
@@ -79,12 +86,17 @@ def _refuse(status: int):
         # After login, come back here; only a page can be come back to, not a form post.
         target = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else None
         return redirect(url_for("auth.login", next=target))
+    if g.user.is_therapist:
+        message = "This page is for the practice's staff. Your own area is at /therapist/."
+    else:
+        message = (
+            "Your account does not have access to this page. Ask an administrator if you need it."
+        )
     page = render_template(
         "error.html",
         status=403,
         title="Not allowed",
-        message="Your account does not have access to this page. "
-        "Ask an administrator if you need it.",
+        message=message,
     )
     return page, 403
 
@@ -110,7 +122,12 @@ def login_required(role: str = "coordinator"):
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
+def home_for(user) -> str:
+    """Where an account lands after login: its own area."""
+    return url_for("therapist.home") if user.is_therapist else url_for("coordinator.queue")
+
+
+def _safe_next(target: str | None, user) -> str:
     """Only redirect within this site after login (no open redirects).
 
     A path on this site starts with one "/" and is not followed by another
@@ -127,7 +144,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
-    return url_for("coordinator.queue")
+    return home_for(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -142,8 +159,9 @@ def login():
         else:
             session.clear()  # a fresh session on login: no fixation
             session[_SESSION_USER] = user.id
+            session[_SESSION_VERSION] = user.session_version
             audit(current_store(), user.username, "login")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), user))
     status = 401 if error else 200
     return render_template("login.html", error=error), status
 
@@ -165,6 +183,7 @@ def logout():
     user = g.get("user")
     if user is not None:
         audit(current_store(), user.username, "logout")
+        end_sessions(current_store(), user.id)  # a copied cookie dies with this one
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))
@@ -173,7 +192,7 @@ def logout():
 @click.command("create-user")
 @with_appcontext
 @click.argument("username")
-@click.option("--role", type=click.Choice(ROLES), default="coordinator", show_default=True)
+@click.option("--role", type=click.Choice(STAFF_ROLES), default="coordinator", show_default=True)
 @click.option("--password", envvar="MATCHER_NEW_PASSWORD", help="default: asked for")
 def create_user_command(username: str, role: str, password: str | None) -> None:
     """Create a coordinator or admin account."""

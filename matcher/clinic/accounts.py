@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 
 from ..errors import MatcherError, NotFoundError, Problem, ValidationError
 from .store import Store
-from .tables import AuditRow, UserRow
+from .tables import AuditRow, TherapistRow, UserRow
 
-ROLES: tuple[str, ...] = ("coordinator", "admin")
+#: Staff roles in rising order of rights (an admin can do everything a coordinator can).
+STAFF_ROLES: tuple[str, ...] = ("coordinator", "admin")
+#: Every role. A therapist is outside the staff order: they reach only their own area.
+ROLES: tuple[str, ...] = ("therapist", *STAFF_ROLES)
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
 # scrypt cost: 2**15 x 8 x 1 takes ~32 MB and ~0.1 s; slow for guessing, fine for logins.
@@ -64,22 +67,55 @@ class User:
     username: str
     role: str
     active: bool = True
+    #: The therapist this account belongs to (therapist accounts only).
+    therapist_id: str | None = None
+    #: Changes on logout and password change; a session from before is no longer valid.
+    session_version: int = 0
+    #: Where this account's notifications go, if anywhere.
+    email: str | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def is_therapist(self) -> bool:
+        return self.role == "therapist"
+
     def can(self, role: str) -> bool:
-        """True when this user has ``role`` or a higher one (admin covers coordinator)."""
-        return ROLES.index(self.role) >= ROLES.index(role)
+        """True when this user has ``role``, or a higher staff role (admin covers
+        coordinator). The therapist role is its own: no staff role covers it, nor it them."""
+        if "therapist" in (role, self.role):
+            return role == self.role
+        return STAFF_ROLES.index(self.role) >= STAFF_ROLES.index(role)
 
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.username, row.role, row.active)
+    return User(
+        row.id,
+        row.username,
+        row.role,
+        row.active,
+        row.therapist_id,
+        row.session_version or 0,
+        row.email,
+    )
 
 
-def create_user(store: Store, username: str, password: str, role: str = "coordinator") -> User:
-    """Add a staff account; every problem with the input is reported at once."""
+def create_user(
+    store: Store,
+    username: str,
+    password: str,
+    role: str = "coordinator",
+    *,
+    therapist_id: str | None = None,
+    email: str | None = None,
+) -> User:
+    """Add an account; every problem with the input is reported at once.
+
+    A therapist account names the ``therapist_id`` it belongs to (and no other
+    role may name one).
+    """
     username = username.strip().lower()
     problems = []
     if not _USERNAME.match(username):
@@ -90,11 +126,23 @@ def create_user(store: Store, username: str, password: str, role: str = "coordin
         )
     if role not in ROLES:
         problems.append(Problem("role", f"expected one of {', '.join(ROLES)}, got {role!r}"))
+    if (role == "therapist") != bool(therapist_id):
+        problems.append(
+            Problem("therapist_id", "a therapist account, and only one, names its therapist")
+        )
     if problems:
         raise ValidationError(problems)
-    row = UserRow(username=username, password_hash=hash_password(password), role=role)
+    row = UserRow(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        therapist_id=therapist_id or None,
+        email=(email or "").strip() or None,
+    )
     try:
         with Session(store.engine, expire_on_commit=False) as session, session.begin():
+            if therapist_id and session.get(TherapistRow, therapist_id) is None:
+                raise ValidationError([Problem("therapist_id", f"no therapist {therapist_id!r}")])
             session.add(row)
     except IntegrityError:
         raise ValidationError([Problem("username", f"{username!r} is already taken")]) from None
@@ -140,6 +188,24 @@ def set_active(store: Store, username: str, active: bool) -> None:
         if row is None:
             raise NotFoundError(f"no user {username!r}")
         row.active = active
+        row.session_version = (row.session_version or 0) + 1
+
+
+def end_sessions(store: Store, user_id: int) -> None:
+    """Invalidate every session of this account (logout, password change)."""
+    with Session(store.engine) as session, session.begin():
+        row = session.get(UserRow, user_id)
+        if row is not None:
+            row.session_version = (row.session_version or 0) + 1
+
+
+def therapist_account(store: Store, therapist_id: str) -> User | None:
+    """The active account linked to a therapist, if they have one."""
+    with Session(store.engine) as session:
+        row = session.scalar(
+            select(UserRow).where(UserRow.therapist_id == therapist_id, UserRow.active)
+        )
+        return _user(row) if row is not None else None
 
 
 # --- the audit log ------------------------------------------------------------------------
@@ -163,6 +229,12 @@ AUDIT_ACTIONS = frozenset(
         "logout",
         "activate_user",
         "deactivate_user",
+        "client_choice",
+        "accept_referral",
+        "decline_referral",
+        "edit_profile",
+        "invite_therapist",
+        "view_client",
     }
 )
 

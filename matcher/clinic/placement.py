@@ -33,6 +33,8 @@ from .store import Store
 from .tables import IntakeRow, PlacementRow, TherapistRow
 
 PLACEMENT_KINDS = ("suggested", "override", "batch")
+#: Every status a placement can have; "active" until it ends one of the other ways.
+PLACEMENT_STATUSES = ("active", "ended", "dropped_out", "rematch", "declined")
 END_STATUSES = ("ended", "dropped_out")
 
 
@@ -54,6 +56,13 @@ class Placement:
     score: float | None
     model_version: str
     status: str
+    accepted_at: datetime | None = None
+    decline_reason: str | None = None
+
+    @property
+    def awaiting_therapist(self) -> bool:
+        """Placed, and the therapist has not yet accepted the referral."""
+        return self.status == "active" and self.accepted_at is None
 
 
 def _placement(row: PlacementRow, name: str) -> Placement:
@@ -70,6 +79,8 @@ def _placement(row: PlacementRow, name: str) -> Placement:
         row.score,
         row.model_version,
         row.status,
+        row.accepted_at,
+        row.decline_reason,
     )
 
 
@@ -186,6 +197,67 @@ def end_placement(store: Store, client_id: str, *, by: str, status: str = "ended
     if status not in END_STATUSES:
         raise ValueError(f"status must be one of {END_STATUSES}, got {status!r}")
     return _close_active(store, client_id, status, by, "end_placement", "closed")
+
+
+def accept_referral(store: Store, placement_id: int, *, therapist_id: str, by: str) -> Placement:
+    """The therapist takes the client they were referred. Only their own, pending referral."""
+    with Session(store.engine, expire_on_commit=False) as session, session.begin():
+        row = _pending_referral(session, placement_id, therapist_id)
+        row.accepted_at = datetime.now(UTC)
+        audit(
+            store,
+            by,
+            "accept_referral",
+            client_id=row.client_id,
+            therapist_id=therapist_id,
+            session=session,
+        )
+        name = session.get(TherapistRow, therapist_id).name
+    return _placement(row, name)
+
+
+def decline_referral(
+    store: Store, placement_id: int, *, therapist_id: str, by: str, reason: str
+) -> Placement:
+    """The therapist cannot take the client: the place is freed and the client goes back
+    to the top of the queue (``returned_at``) with the reason, for the coordinator."""
+    reason = reason.strip()
+    if not reason:
+        raise PlacementError("say why you cannot take this client, so the coordinator can")
+    now = datetime.now(UTC)
+    with Session(store.engine, expire_on_commit=False) as session, session.begin():
+        row = _pending_referral(session, placement_id, therapist_id)
+        row.status, row.ended_at, row.decline_reason = "declined", now, reason[:2000]
+        session.execute(
+            update(TherapistRow)
+            .where(TherapistRow.therapist_id == therapist_id)
+            .values(capacity=TherapistRow.capacity + 1)
+        )
+        session.execute(
+            update(IntakeRow)
+            .where(IntakeRow.client_id == row.client_id)
+            .values(status="waiting", returned_at=now)
+        )
+        store.bump(session, "capacity")
+        audit(
+            store,
+            by,
+            "decline_referral",
+            client_id=row.client_id,
+            therapist_id=therapist_id,
+            session=session,
+        )
+        name = session.get(TherapistRow, therapist_id).name
+    return _placement(row, name)
+
+
+def _pending_referral(session: Session, placement_id: int, therapist_id: str) -> PlacementRow:
+    row = session.get(PlacementRow, placement_id, with_for_update=True)
+    if row is None or row.therapist_id != therapist_id:
+        raise NotFoundError("no such referral")  # another therapist's looks like none
+    if row.status != "active" or row.accepted_at is not None:
+        raise PlacementError("this referral has already been answered")
+    return row
 
 
 def placements_of(store: Store, client_id: str) -> list[Placement]:

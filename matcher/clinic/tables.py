@@ -57,6 +57,29 @@ class IntakeRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="waiting", index=True)
     #: Optional wellbeing at intake: {"personal", "relationships", "social", "overall"} 0..10.
     wellbeing: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: When the client agreed to their intake being stored (None: imported records).
+    consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: The client's answer on their results page: "therapist", "any" or "none".
+    choice: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    chosen_therapist_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    chosen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Set when a therapist declined the referral: the client goes to the top of the queue.
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ContactRow(Base):
+    """How to reach a client. Kept apart from the intake record, which the model reads:
+    contact details reach coordinators and the placed therapist only."""
+
+    __tablename__ = "contacts"
+    client_id: Mapped[str] = mapped_column(ForeignKey("intakes.client_id"), primary_key=True)
+    preferred_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    #: "email", "phone" or "text".
+    method: Mapped[str] = mapped_column(String(20))
+    #: When they would like to be contacted, in their words.
+    times: Mapped[str] = mapped_column(String(200), default="")
 
 
 class OutcomeRow(Base):
@@ -96,9 +119,13 @@ class PlacementRow(Base):
     rank_shown: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     model_version: Mapped[str] = mapped_column(String(64), default="")
-    #: "active", "ended" (by agreement), "dropped_out", or "rematch" (replaced).
+    #: "active", "ended" (by agreement), "dropped_out", "rematch" (replaced) or
+    #: "declined" (the therapist did not take the referral).
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: When the therapist accepted the referral (None while it waits for them).
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decline_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FeedbackRow(Base):
@@ -123,10 +150,54 @@ class UserRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
-    #: "coordinator" or "admin" (an admin can do everything a coordinator can).
+    #: "therapist", "coordinator" or "admin" (an admin can do everything a coordinator can;
+    #: a therapist reaches only their own area).
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+    #: The therapist this account belongs to (therapist accounts only).
+    therapist_id: Mapped[str | None] = mapped_column(
+        ForeignKey("therapists.therapist_id"), nullable=True
+    )
+    #: Where notifications for this account go (referrals, urgent intakes); optional.
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    #: Bumped on logout and password change: session cookies carry it, older ones stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InvitationRow(Base):
+    """A one-time link that lets a therapist set up their own account."""
+
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: sha256 of the token: the token itself is only ever in the link.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.therapist_id"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OutboxRow(Base):
+    """An email to send, written in the same transaction as the event it tells of."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+    #: What it tells of: "intake_confirmation", "referral", "urgent_intake", "invitation".
+    kind: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    #: The client the message is about (export and delete find it by this).
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    #: "pending", "sent", or "failed" (gave up after the last retry).
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditRow(Base):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..terms import label
 from ..text import style_axes
 from ..vocab import STYLE_AXES
 from .features import ClientProfile
@@ -32,6 +33,7 @@ REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "concerns": ("concern_coverage", "concern_semantic", "story_specialties"),
     "gender": ("gender_preference",),
     "faith": ("faith_preference",),
+    "therapy_type": ("therapy_type_preference",),
     "track_record": ("effectiveness",),
     "alliance_history": ("alliance_history",),
 }
@@ -149,13 +151,16 @@ def _driver_sentence(
         return f"{name}'s clients usually feel the relationship works well early on."
     if group == "faith" and record["faith"]:
         return f"{name} shares your faith background ({record['faith']})."
+    if group == "therapy_type" and record.get("therapy_type"):
+        kind = label("therapy_type", record["therapy_type"])
+        return f"{name} offers {kind}, the kind of therapy you asked about."
     return None
 
 
 def _practical_sentences(record: dict[str, Any], therapist: dict[str, Any]) -> list[str]:
     sentences = []
     if record["insurance"] and record["insurance"] in therapist["insurance"]:
-        sentences.append(f"Accepts your insurance ({record['insurance']}).")
+        sentences.append(f"Accepts your insurance ({label('insurer', record['insurance'])}).")
     shared = [s for s in record["availability"] if s in set(therapist["availability"])]
     if shared:
         times = ", ".join(slot_label(s) for s in shared[:3])

@@ -42,6 +42,7 @@ CLICK_FEATURES: tuple[str, ...] = (
     "concern_coverage",
     "gender_preference",
     "faith_preference",
+    "therapy_type_preference",
     "alliance_history",
 )
 #: Every column of a pair-feature frame: the click features plus the therapist's
@@ -199,6 +200,7 @@ class ClientSide:
     n_concerns: np.ndarray  # () | (P,) the tags' total weight
     gender: np.ndarray  # () | (P,) int: wanted gender's code, -1 unknown, -2 none
     faith: np.ndarray  # () | (P,) int: faith code, -1 unknown or none
+    therapy_type: np.ndarray  # () | (P,) int: wanted kind of therapy's code, -1 unknown or none
 
 
 def client_side(clients: list[ClientProfile], roster: Roster) -> ClientSide:
@@ -222,6 +224,7 @@ def client_side(clients: list[ClientProfile], roster: Roster) -> ClientSide:
             ]
         ),
         faith=roster.faiths.codes([r["faith"] for r in records]),
+        therapy_type=roster.therapy_types.codes([r.get("therapy_type", "") for r in records]),
     )
 
 
@@ -403,6 +406,10 @@ def _features(
         np.where((therapist_gender == side.gender) & (side.gender >= 0), 1.0, -1.0),
     )
     columns["faith_preference"] = (side.faith >= 0) & (roster.faith[rows] == side.faith)
+    offers = np.column_stack([roster.therapy[rows], np.zeros(len(rows), dtype=bool)])
+    columns["therapy_type_preference"] = np.where(
+        side.therapy_type >= 0, offers[np.arange(len(rows)), side.therapy_type], False
+    )
     columns["alliance_history"] = np.zeros(len(rows))  # filled from a track record, if any
     columns["effectiveness"] = np.zeros(len(rows))
     return pd.DataFrame(

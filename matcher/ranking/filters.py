@@ -10,12 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from ..vocab import SLOTS
+from ..terms import label
+from ..vocab import AGE_GROUPS, SLOTS
 from .roster import Roster
 
 #: Constraint names in the order they are reported.
 CONSTRAINTS: tuple[str, ...] = (
     "language",
+    "licensure",
+    "age",
     "modality",
     "availability",
     "cost",
@@ -25,6 +28,24 @@ CONSTRAINTS: tuple[str, ...] = (
 )
 
 _SLOT_POSITION = {slot: i for i, slot in enumerate(SLOTS)}
+_AGE_POSITION = {group: i for i, group in enumerate(AGE_GROUPS)}
+
+
+def _licensure(region: str, roster: Roster) -> np.ndarray:
+    """Who may see a client living in ``region``: licensed there, or licensure not
+    recorded (an old roster; the import said so). A blank region is not checked."""
+    if not region:
+        return np.ones(len(roster), dtype=bool)
+    code = roster.regions.code(region)
+    licensed_here = roster.licensed[:, code] if code >= 0 else np.zeros(len(roster), dtype=bool)
+    return licensed_here | ~roster.licensure_recorded
+
+
+def _ages(age_group: str, roster: Roster) -> np.ndarray:
+    """Who sees clients of this age group; a blank age group is not checked."""
+    if not age_group:
+        return np.ones(len(roster), dtype=bool)
+    return roster.age_groups[:, _AGE_POSITION[age_group]]
 
 
 def constraint_masks(record: dict[str, Any], roster: Roster) -> dict[str, np.ndarray]:
@@ -69,6 +90,8 @@ def constraint_masks(record: dict[str, Any], roster: Roster) -> dict[str, np.nda
 
     return {
         "language": speaks,
+        "licensure": _licensure(record.get("region", ""), roster),
+        "age": _ages(record.get("age_group", ""), roster),
         "modality": modality,
         "availability": availability,
         "cost": cost,
@@ -127,8 +150,21 @@ def constraint_masks_many(records: list[dict[str, Any]], roster: Roster) -> dict
     affirming = np.array([bool(r["lgbtq_affirming_required"]) for r in records])[:, None]
     lgbtq = np.where(affirming, roster.lgbtq_affirming[None, :], everyone)
 
+    # Few distinct regions and age groups: one mask per distinct value, then rows.
+    licensure = np.empty((m, n), dtype=bool)
+    ages = np.empty((m, n), dtype=bool)
+    for key, build, out in (
+        ("region", _licensure, licensure),
+        ("age_group", _ages, ages),
+    ):
+        values = [r.get(key, "") for r in records]
+        for value in set(values):
+            out[[v == value for v in values]] = build(value, roster)
+
     return {
         "language": speaks,
+        "licensure": licensure,
+        "age": ages,
         "modality": modality,
         "availability": availability,
         "cost": cost,
@@ -147,7 +183,11 @@ def eligible(masks: dict[str, np.ndarray]) -> np.ndarray:
 def miss_description(name: str, record: dict[str, Any], therapist: dict[str, Any]) -> str:
     """What a therapist lacks on one constraint, in the client's words."""
     if name == "language":
-        return f"does not work in {record['language']}"
+        return f"does not work in {label('language', record['language'])}"
+    if name == "licensure":
+        return f"is not licensed in {label('region', record['region'])}, where you live"
+    if name == "age":
+        return f"does not work with {label('age_group', record['age_group']).lower()}"
     if name == "modality":
         if record["modality"] == "telehealth":
             return "does not offer telehealth"
@@ -171,6 +211,8 @@ def miss_description(name: str, record: dict[str, Any], therapist: dict[str, Any
 
 EXCLUSION_SUMMARY = {
     "language": "speak your language",
+    "licensure": "are licensed where you live",
+    "age": "work with people of your age",
     "modality": "offer the way you want to meet (telehealth or in person in your city)",
     "availability": "have any of your times free",
     "cost": "fit your budget or insurance",

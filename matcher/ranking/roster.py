@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ..vocab import CONCERN_TAGS, SLOTS, STYLE_AXES
+from ..vocab import AGE_GROUPS, CONCERN_TAGS, SLOTS, STYLE_AXES
 from .embed import Embedder
 from .style import StyleInferrer, resolve_style
 
@@ -138,6 +138,12 @@ class Roster:
     lgbtq_affirming: np.ndarray  # (n,) bool
     faiths: _Index
     faith: np.ndarray  # (n,) int32
+    regions: _Index
+    licensed: np.ndarray  # (n, n_regions) bool: licensed to see clients living there
+    licensure_recorded: np.ndarray  # (n,) bool: False = not recorded, so not checked
+    age_groups: np.ndarray  # (n, len(AGE_GROUPS)) bool
+    therapy_types: _Index
+    therapy: np.ndarray  # (n, n_types) bool: the kinds of therapy offered (``modalities``)
     version: str = ""
     row_of: dict[str, int] = field(default_factory=dict)
     #: Arrays derived from the roster for one model (see :meth:`track_table`).
@@ -201,6 +207,8 @@ class Roster:
         genders = _Index(t["gender"].fillna("").tolist())
         faiths = _Index(t["faith"].tolist())
         slot_index = _Index(list(SLOTS))
+        regions = _Index([region for row in t["licensed_regions"] for region in row])
+        therapy_types = _Index([kind for row in t["modalities"] for kind in row])
         ids = t["therapist_id"].to_numpy(dtype=object)
         return cls(
             therapists=t,
@@ -228,6 +236,12 @@ class Roster:
             lgbtq_affirming=t["lgbtq_affirming"].to_numpy(dtype=bool),
             faiths=faiths,
             faith=faiths.codes(t["faith"].tolist()),
+            regions=regions,
+            licensed=regions.multi_hot(t["licensed_regions"].tolist()),
+            licensure_recorded=t["licensed_regions"].map(bool).to_numpy(dtype=bool),
+            age_groups=_Index(list(AGE_GROUPS)).multi_hot(t["age_groups"].tolist()),
+            therapy_types=therapy_types,
+            therapy=therapy_types.multi_hot(t["modalities"].tolist()),
             version=roster_fingerprint(t),
             row_of={tid: i for i, tid in enumerate(ids)},
         )

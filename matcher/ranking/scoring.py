@@ -52,6 +52,7 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "concern_coverage": 1.2,
     "gender_preference": 0.6,
     "faith_preference": 0.4,
+    "therapy_type_preference": 0.5,
 }
 PRIOR_INTERCEPT = -1.5
 

@@ -97,8 +97,14 @@ def word_list(words: list[str]) -> str:
 
 
 def frame(columns: Sequence[str], data: dict[str, list[str]]) -> pd.DataFrame:
-    """A table of string cells with exactly ``columns``, in that order."""
-    return pd.DataFrame({c: data[c] for c in columns}, columns=list(columns)).astype(str)
+    """A table of string cells with exactly ``columns``, in that order.
+
+    Columns the simulator does not model (licensure, age groups, region) are
+    blank, which the contract reads as its documented default.
+    """
+    n = len(next(iter(data.values())))
+    cells = {c: data.get(c, [""] * n) for c in columns}
+    return pd.DataFrame(cells, columns=list(columns)).astype(str)
 
 
 def ids(prefix: str, n: int, width: int) -> list[str]:

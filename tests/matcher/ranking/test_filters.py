@@ -44,4 +44,4 @@ def test_each_constraint_excludes_exactly_who_fails_it(roster, change, constrain
 def test_a_miss_is_described_in_words(roster):
     record = parse_intake({**BASE, "language": "french"})
     therapist = roster.therapists.iloc[list(roster.ids).index("T2")].to_dict()
-    assert miss_description("language", record, therapist) == "does not work in french"
+    assert miss_description("language", record, therapist) == "does not work in French"
