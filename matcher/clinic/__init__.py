@@ -20,6 +20,8 @@ from .accounts import (
     set_active,
     therapist_account,
 )
+from .batch import confirm_batch, propose_batch
+from .contacts import Contact, add_contact, contact_of, validate_contact
 from .followup import (
     ITEM_MAX,
     ITEM_MIN,
@@ -51,11 +53,11 @@ from .placement import (
     accept_referral,
     active_placement,
     assign,
-    confirm_batch,
+    check_fit,
     decline_referral,
     end_placement,
+    place_client,
     placements_of,
-    propose_batch,
     request_rematch,
     waiting_queue,
 )
@@ -89,8 +91,14 @@ __all__ = [
     "caseloads",
     "click_rate_by_month",
     "confirm_batch",
+    "check_fit",
+    "place_client",
     "courses",
     "create_user",
+    "Contact",
+    "add_contact",
+    "contact_of",
+    "validate_contact",
     "end_sessions",
     "therapist_account",
     "PLACEMENT_STATUSES",

@@ -17,7 +17,13 @@ from .features import (
     encode_clients,
     pair_features,
 )
-from .filters import CONSTRAINTS, constraint_masks, constraint_masks_many, eligible
+from .filters import (
+    CONSTRAINTS,
+    constraint_masks,
+    constraint_masks_many,
+    eligible,
+    unmet_constraints,
+)
 from .rank import NearMiss, Ranking, Suggestion, rank_client, track_record_of
 from .roster import Roster, concerns_text, specialties_text
 from .scoring import PriorScorer, Scorer
@@ -44,6 +50,7 @@ __all__ = [
     "constraint_masks",
     "constraint_masks_many",
     "eligible",
+    "unmet_constraints",
     "encode_clients",
     "pair_features",
     "rank_client",

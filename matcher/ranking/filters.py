@@ -180,6 +180,23 @@ def eligible(masks: dict[str, np.ndarray]) -> np.ndarray:
     return np.logical_and.reduce([masks[name] for name in CONSTRAINTS])
 
 
+def unmet_constraints(
+    record: dict[str, Any], roster: Roster, row: int, *, skip: tuple[str, ...] = ()
+) -> list[str]:
+    """What therapist ``row`` lacks for this client, in the client's words (empty: a fit).
+
+    ``skip`` names constraints checked elsewhere (placement checks ``capacity`` in
+    the same database transaction that takes the place).
+    """
+    masks = constraint_masks(record, roster)
+    therapist = roster.record(row)
+    return [
+        miss_description(name, record, therapist)
+        for name in CONSTRAINTS
+        if name not in skip and not masks[name][row]
+    ]
+
+
 def miss_description(name: str, record: dict[str, Any], therapist: dict[str, Any]) -> str:
     """What a therapist lacks on one constraint, in the client's words."""
     if name == "language":

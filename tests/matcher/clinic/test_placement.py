@@ -9,15 +9,12 @@ import pytest
 
 from matcher import Matcher
 from matcher.clinic.accounts import audit_entries
+from matcher.clinic.batch import confirm_batch, greedy_batch, optimal_batch, propose_batch
 from matcher.clinic.placement import (
     PlacementError,
     active_placement,
     assign,
-    confirm_batch,
     end_placement,
-    greedy_batch,
-    optimal_batch,
-    propose_batch,
     request_rematch,
     waiting_queue,
 )
@@ -183,12 +180,14 @@ def test_propose_and_confirm_batch(store, fake_embedder):
     assert proposal.total_score >= proposal.greedy_total_score - 1e-9
     assert {p.client_id for p in proposal.placements} | set(proposal.unplaced) == set(clients)
     outcome = confirm_batch(
-        store,
-        [(p.client_id, p.therapist_id, p.score) for p in proposal.placements],
-        by="maria",
-        model_version=proposal.model_version,
+        store, matcher, [(p.client_id, p.therapist_id) for p in proposal.placements], by="maria"
     )
     assert len(outcome.placed) == len(proposal.placements) and not outcome.failed
+    # what is recorded is scored again on the server, not taken from the proposal page
+    proposed = {p.client_id: p.score for p in proposal.placements}
+    for placed in outcome.placed:
+        assert placed.kind == "batch" and placed.model_version == matcher.model_version
+        assert placed.score == pytest.approx(proposed[placed.client_id], abs=1e-6)
     capacities = store.capacities()
     assert all(v >= 0 for v in capacities.values())
     # the running matcher sees the places that were taken
