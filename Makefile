@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/matcher seed-demo
-	$(BIN)/flask --app web ensure-demo-user
+	$(BIN)/flask --app web ensure-demo-user --url http://$(HOST):$(PORT)
 	$(BIN)/python train.py --if-missing
 	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from .api import Matcher
+from .clinic.demo import stage_practice
 from .clinic.export import write_csv
+from .clinic.outbox import SmtpSettings, deliver_due, outbox_counts
 from .clinic.retraining import training_set_from_store
 from .clinic.store import Store, upgrade_schema
 from .errors import MatcherError, Problem, ValidationError
@@ -112,10 +114,17 @@ def _seed_demo(args: argparse.Namespace) -> int:
     fresh = simulate_world(
         args.therapists, args.waiting, seed=args.seed, client_seed=args.seed + 1, history=False
     ).intakes
-    fresh = fresh.assign(client_id=[f"W{i + 1:04d}" for i in range(len(fresh))])
+    fresh = fresh.assign(
+        client_id=[f"W{i + 1:04d}" for i in range(len(fresh))],
+        # the simulator does not model where clients live: spread them over three states
+        region=[DEMO_REGIONS[i % len(DEMO_REGIONS)] for i in range(len(fresh))],
+        age_group="adults",
+    )
+    licences = [DEMO_LICENCES[i % len(DEMO_LICENCES)] for i in range(len(world.therapists))]
+    therapists = world.therapists.assign(licensed_regions=licences)
     print(
         store.import_tables(
-            therapists=_validated(world.therapists, "therapists"),
+            therapists=_validated(therapists, "therapists"),
             intakes=pd.concat(
                 [_validated(world.intakes, "intakes"), _validated(fresh, "intakes")],
                 ignore_index=True,
@@ -124,7 +133,20 @@ def _seed_demo(args: argparse.Namespace) -> int:
         )
     )
     print(f"{args.waiting} of them are new clients waiting for placement")
+    # Staging uses the product's own ranking (the prior, before any training).
+    matcher = Matcher.load("", embedder=_embedder(args), store=store, strict=False)
+    staged = stage_practice(store, matcher)
+    print(
+        f"staged the practice: {len(staged.placed)} clients placed with session feedback "
+        f"(one not on track, one referral awaiting its therapist), client {staged.chose} "
+        "chose a therapist"
+    )
     return 0
+
+
+#: Where the demo's therapists are licensed, and where its waiting clients live.
+DEMO_LICENCES = ("california", "california;oregon", "oregon;washington", "washington;california")
+DEMO_REGIONS = ("california", "oregon", "washington")
 
 
 def _validated(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -175,6 +197,22 @@ def _train(args: argparse.Namespace) -> int:
 
 def _db(args: argparse.Namespace) -> int:
     print(upgrade_schema(args.database_url))
+    return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    settings = SmtpSettings.from_env()
+    if settings is None:
+        raise MatcherError(
+            "email is not set up: set MATCHER_SMTP_HOST and MATCHER_MAIL_FROM "
+            "(see docs/operations.md); messages wait in the outbox, readable at /admin/outbox"
+        )
+    store = Store(args.database_url)
+    report = deliver_due(store, settings)
+    pending = outbox_counts(store)["pending"]
+    print(
+        f"sent {report.sent}, retried {report.retried}, failed {report.failed}, pending {pending}"
+    )
     return 0
 
 
@@ -247,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=["upgrade"], help="apply pending schema migrations")
     p.set_defaults(run=_db)
+
+    p = commands.add_parser("outbox", help="notification emails")
+    p.add_argument("action", choices=["send"], help="send the messages that are due, once")
+    p.set_defaults(run=_outbox)
 
     p = commands.add_parser("models", help="list, promote or roll back trained models")
     p.add_argument("action", choices=["list", "promote", "rollback"])

@@ -35,6 +35,7 @@ from matcher.clinic import (
     audit,
     authenticate,
     create_user,
+    demo_therapist,
     end_sessions,
     get_user,
     has_users,
@@ -208,18 +209,29 @@ def create_user_command(username: str, role: str, password: str | None) -> None:
 
 @click.command("ensure-demo-user")
 @with_appcontext
-def ensure_demo_user_command() -> None:
-    """On a database without accounts, create a demo coordinator and print it once."""
+@click.option(
+    "--url",
+    default="http://127.0.0.1:5000",
+    show_default=True,
+    help="where the app will listen (printed with the logins)",
+)
+def ensure_demo_user_command(url: str) -> None:
+    """On a database without accounts, create demo logins (coordinator, admin, and the
+    therapist of the demo's placements) and print them once."""
     store = current_store()
     if has_users(store):
         click.echo("accounts exist; no demo user created")
         return
-    lines = ["", "  Demo staff logins (shown once; keep them somewhere safe):"]
-    for username, role in (("coordinator", "coordinator"), ("admin", "admin")):
+    logins = [("coordinator", "coordinator", None), ("admin", "admin", None)]
+    therapist_id = demo_therapist(store)
+    if therapist_id is not None:
+        logins.append(("therapist", "therapist", therapist_id))
+    lines = ["", "  Demo logins (shown once; keep them somewhere safe):"]
+    for username, role, therapist in logins:
         password = secrets.token_urlsafe(12)
-        create_user(store, username, password, role)
+        create_user(store, username, password, role, therapist_id=therapist)
         lines.append(f"    {role:<12} username: {username:<12} password: {password}")
-    lines += ["    log in at http://127.0.0.1:5000/login", ""]
+    lines += [f"    log in at {url.rstrip('/')}/login", ""]
     click.echo("\n".join(lines))
 
 

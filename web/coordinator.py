@@ -7,10 +7,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from matcher import MatcherError, NotFoundError, Opening
 from matcher.clinic import (
     PlacementError,
-    assign,
     audit,
     confirm_batch,
+    contact_of,
     end_placement,
+    place_client,
     placements_of,
     propose_batch,
     ranking_for,
@@ -85,6 +86,10 @@ def client(client_id: str):
         axes=STYLE_AXES,
         placements=placements_of(store, client_id),
         others=matcher.eligible_therapists(intake.record),
+        contact=contact_of(store, client_id),
+        chosen=next(
+            (s for s in ranking or () if s.therapist_id == intake.chosen_therapist_id), None
+        ),
         words=wording,
     )
 
@@ -105,25 +110,25 @@ def _back(client_id: str):
 @bp.post("/clients/<client_id>/assign")
 @login_required("coordinator")
 def place(client_id: str):
-    form = request.form
-    therapist_id = form.get("therapist_id", "")
-    override = form.get("kind") == "override"
+    """Place a client. Only the therapist (and a reason, for someone not suggested) comes
+    from the form; what the placement records is decided by the library."""
+    intake = intake_or_404(client_id)
+    therapist_id = request.form.get("therapist_id", "")
     try:
-        placement = assign(
+        placement = place_client(
             current_store(),
+            current_matcher(),
             client_id,
             therapist_id,
             by=g.user.username,
-            kind="override" if override else "suggested",
-            reason=form.get("reason", ""),
-            rank_shown=form.get("rank", type=int),
-            score=form.get("score", type=float),
-            model_version=form.get("model_version", ""),
+            reason=request.form.get("reason", ""),
+            client_chose=therapist_id == intake.chosen_therapist_id,
+            referral_link=url_for("therapist.home", _external=True),
         )
     except (PlacementError, NotFoundError) as error:
         flash(f"Not placed: {error}")
         return _back(client_id)
-    flash(f"Placed with {placement.therapist_name}.")
+    flash(f"Placed with {placement.therapist_name}; they have been sent the referral.")
     return _back(client_id)
 
 
@@ -156,8 +161,15 @@ def end(client_id: str):
 
 
 def _spread() -> float:
-    value = request.values.get("spread", type=float) or 0.0
-    return min(max(value, 0.0), MAX_SPREAD)
+    """The batch's spread, from 0 to ``MAX_SPREAD``; anything else (text, nan, inf) is a 400."""
+    text = request.values.get("spread", "") or "0"
+    try:
+        value = float(text)
+    except ValueError:
+        abort(400, "spread must be a number from 0 to 0.2")
+    if not 0.0 <= value <= MAX_SPREAD:  # also refuses nan
+        abort(400, f"spread must be a number from 0 to {MAX_SPREAD}")
+    return value
 
 
 @bp.get("/batch")
@@ -177,17 +189,16 @@ def batch():
 def batch_confirm():
     chosen = []
     for value in request.form.getlist("placement"):
-        client_id, _, rest = value.partition("|")
-        therapist_id, _, score = rest.partition("|")
-        try:
-            chosen.append((client_id, therapist_id, float(score)))
-        except ValueError:
+        client_id, _, therapist_id = value.partition("|")
+        if not client_id or not therapist_id:
             abort(400)
+        chosen.append((client_id, therapist_id))
     outcome = confirm_batch(
         current_store(),
+        current_matcher(),
         chosen,
         by=g.user.username,
-        model_version=request.form.get("model_version", ""),
+        referral_link=url_for("therapist.home", _external=True),
     )
     flash(f"Placed {len(outcome.placed)} clients.")
     for client_id, why in outcome.failed:

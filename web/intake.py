@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from matcher import ValidationError
-from matcher.clinic import submit_intake
+from matcher import MatcherError, ValidationError
+from matcher.clinic import Links, submit_intake
+from matcher.terms import label
+from matcher.vocab import AGE_GROUPS, CONTACT_METHODS, THERAPY_TYPES
 
 from . import wording
 from .extensions import current_matcher, current_store
@@ -15,10 +17,13 @@ from .forms import (
     FIELD_ANCHORS,
     FORM_ORDER,
     MAX_SUPPORT_NOTE_CHARS,
+    OTHER,
     WELLBEING_QUESTIONS,
+    IntakeSubmission,
     error_sentence,
     parse_intake_form,
 )
+from .results import render_results
 from .security import CSRFError
 
 bp = Blueprint("intake", __name__)
@@ -40,6 +45,8 @@ def submit():
         submission = parse_intake_form(request.form)
     except ValidationError as error:
         return _render_form(request.form, error.by_field()), 400
+    if not submission.consent:
+        return _suggestions_without_storing(submission)
     stored = submit_intake(
         current_store(),
         current_matcher(),
@@ -48,8 +55,27 @@ def submit():
         urgent=submission.urgent,
         support_note=submission.support_note,
         wellbeing=submission.wellbeing,
+        contact=submission.contact,
+        links=Links(
+            results=lambda token: url_for("results.matches", token=token, _external=True),
+            queue=url_for("coordinator.queue", _external=True),
+        ),
     )
     return redirect(url_for("results.matches", token=stored.token), code=303)
+
+
+def _suggestions_without_storing(submission: IntakeSubmission):
+    """No consent: the client still sees their suggestions (nobody is turned away), and
+    is told plainly that nothing was kept and nobody will contact them."""
+    try:
+        ranking = current_matcher().rank(
+            submission.record, k=current_app.config["MATCHES_K"], remember=False
+        )
+    except MatcherError:
+        ranking = None
+    return render_results(
+        ranking, urgent=submission.urgent, availability=submission.record["availability"]
+    )
 
 
 @bp.errorhandler(CSRFError)
@@ -73,4 +99,33 @@ def _render_form(values: MultiDict, errors: dict[str, str], notice: str | None =
         words=wording,
         max_support_note=MAX_SUPPORT_NOTE_CHARS,
         wellbeing_questions=WELLBEING_QUESTIONS,
+        lists=_term_lists(),
+        other=OTHER,
+        age_groups=[(group, AGE_LABELS[group]) for group in AGE_GROUPS],
+        therapy_types=[(kind, label("therapy_type", kind)) for kind in THERAPY_TYPES],
+        contact_methods=[(method, CONTACT_LABELS[method]) for method in CONTACT_METHODS],
     )
+
+
+AGE_LABELS = {
+    "children": "Under 13",
+    "adolescents": "13 to 17",
+    "adults": "18 to 64",
+    "older_adults": "65 or older",
+}
+CONTACT_LABELS = {"email": "By email", "phone": "By phone call", "text": "By text message"}
+#: The vocabulary kind of each listed form field.
+_LIST_KINDS = {"language": "language", "region": "region", "city": "city", "insurance": "insurer"}
+
+
+def _term_lists() -> dict[str, list[tuple[str, str]]]:
+    """(term, label) options for the listed fields, from the roster in use. Without a
+    roster (the model failed to load) the lists are empty and "other" takes the text."""
+    try:
+        vocabulary = current_matcher().vocabulary()
+    except MatcherError:
+        vocabulary = {}
+    return {
+        field: [(term, label(kind, term)) for term in vocabulary.get(kind, [])]
+        for field, kind in _LIST_KINDS.items()
+    }

@@ -21,6 +21,7 @@ from .accounts import (
     therapist_account,
 )
 from .batch import confirm_batch, propose_batch
+from .demo import demo_therapist, stage_practice
 from .contacts import Contact, add_contact, contact_of, validate_contact
 from .followup import (
     ITEM_MAX,
@@ -37,7 +38,23 @@ from .followup import (
     sync_outcomes,
     validate_section,
 )
-from .intakes import Ranker, ranking_for, submit_intake
+from .intakes import CHOICES, ChoiceError, Links, Ranker, ranking_for, record_choice, submit_intake
+from .outbox import (
+    MAX_ATTEMPTS,
+    MESSAGE_KINDS,
+    DeliveryReport,
+    OutboxMessage,
+    OutboxSender,
+    SmtpSettings,
+    deliver_due,
+    outbox_counts,
+    outbox_messages,
+    queue_intake_confirmation,
+    queue_invitation,
+    queue_message,
+    queue_referral,
+    queue_urgent_intake,
+)
 from .oversight import (
     Calibration,
     Caseload,
@@ -64,6 +81,20 @@ from .placement import (
 from .privacy import delete_client, export_client, export_client_csv, held_about
 from .retraining import training_set_from_store
 from .store import Store, StoredIntake, upgrade_schema
+from .therapists import (
+    EDITABLE_FIELDS,
+    Invitation,
+    InvitationError,
+    TherapistClient,
+    accept_invitation,
+    client_of,
+    clients_of,
+    invite_therapist,
+    open_invitation,
+    referrals_for,
+    therapist_profile,
+    update_profile,
+)
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -95,6 +126,12 @@ __all__ = [
     "place_client",
     "courses",
     "create_user",
+    "demo_therapist",
+    "stage_practice",
+    "CHOICES",
+    "ChoiceError",
+    "Links",
+    "record_choice",
     "Contact",
     "add_contact",
     "contact_of",
@@ -129,4 +166,30 @@ __all__ = [
     "validate_section",
     "waiting_days",
     "waiting_queue",
+    "MAX_ATTEMPTS",
+    "MESSAGE_KINDS",
+    "DeliveryReport",
+    "OutboxMessage",
+    "OutboxSender",
+    "SmtpSettings",
+    "deliver_due",
+    "outbox_counts",
+    "outbox_messages",
+    "queue_intake_confirmation",
+    "queue_invitation",
+    "queue_message",
+    "queue_referral",
+    "queue_urgent_intake",
+    "EDITABLE_FIELDS",
+    "Invitation",
+    "InvitationError",
+    "TherapistClient",
+    "accept_invitation",
+    "client_of",
+    "clients_of",
+    "invite_therapist",
+    "open_invitation",
+    "referrals_for",
+    "therapist_profile",
+    "update_profile",
 ]

@@ -194,7 +194,12 @@ class BatchOutcome:
 
 
 def confirm_batch(
-    store: Store, matcher, placements: Sequence[tuple[str, str]], *, by: str
+    store: Store,
+    matcher,
+    placements: Sequence[tuple[str, str]],
+    *,
+    by: str,
+    referral_link: str | None = None,
 ) -> BatchOutcome:
     """Make the chosen (client, therapist) placements; each is its own capacity-safe
     transaction.
@@ -220,6 +225,7 @@ def confirm_batch(
                     kind="batch",
                     score=score,
                     model_version=matcher.model_version,
+                    referral_link=referral_link,
                 )
             )
         except (PlacementError, NotFoundError) as error:

@@ -1,22 +1,46 @@
-"""An intake's way into the practice: stored, ranked, and its suggestions kept."""
+"""An intake's way into the practice: stored with consent, ranked, its suggestions kept,
+the client's choice among them recorded."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
-from ..errors import MatcherError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..errors import MatcherError, NotFoundError
 from ..ranking.rank import Ranking
 from ..schema import Intake
+from .accounts import STAFF_ROLES, audit
+from .contacts import Contact, add_contact
+from .outbox import queue_intake_confirmation, queue_urgent_intake
 from .store import Store, StoredIntake
+from .tables import IntakeRow, UserRow
 
 log = logging.getLogger(__name__)
+
+#: What a client can answer on their results page.
+CHOICES: tuple[str, ...] = ("therapist", "any", "none")
 
 
 class Ranker(Protocol):
     """What the clinic needs of :class:`matcher.Matcher`: a ranking for a validated intake."""
 
     def rank(self, intake: Intake, k: int = 5) -> Ranking: ...
+
+
+@dataclass(frozen=True)
+class Links:
+    """Absolute links the notifications carry (the library does not know the site's address)."""
+
+    #: The private results page of a client, from their token.
+    results: Callable[[str], str]
+    #: The coordinators' queue.
+    queue: str
 
 
 def submit_intake(
@@ -28,14 +52,46 @@ def submit_intake(
     urgent: bool = False,
     support_note: str = "",
     wellbeing: dict[str, int] | None = None,
+    contact: Contact | None = None,
+    links: Links | None = None,
 ) -> StoredIntake:
-    """Store a client's intake, rank therapists for it and keep what they will be shown.
+    """Store a consenting client's intake, rank therapists for it and keep what they see.
 
-    The intake is stored first and is never lost: when ranking fails (an empty
-    roster, say) the client's page says a coordinator will follow up, and a
-    coordinator's view ranks it later (:func:`ranking_for`).
+    The intake, its contact details and its notifications (a confirmation to the
+    client, a notice to coordinators when urgent) are written in one
+    transaction. The intake is stored before ranking and is never lost: when
+    ranking fails (an empty roster, say) the client's page says a coordinator
+    will follow up, and a coordinator's view ranks it later (:func:`ranking_for`).
     """
-    stored = store.add_intake(intake, urgent=urgent, support_note=support_note, wellbeing=wellbeing)
+
+    def with_intake(session: Session, client_id: str, token: str) -> None:
+        if contact is not None:
+            add_contact(session, client_id, contact)
+        if links is None:
+            return
+        if contact is not None and contact.email:
+            queue_intake_confirmation(
+                session,
+                client_id=client_id,
+                to=contact.email,
+                name=contact.preferred_name,
+                link=links.results(token),
+            )
+        if urgent:
+            recipients = _staff_emails(session)
+            if recipients:
+                queue_urgent_intake(
+                    session, client_id=client_id, recipients=recipients, link=links.queue
+                )
+
+    stored = store.add_intake(
+        intake,
+        urgent=urgent,
+        support_note=support_note,
+        wellbeing=wellbeing,
+        consented_at=datetime.now(UTC),
+        with_intake=with_intake,
+    )
     try:
         ranking = ranker.rank(intake.with_client_id(stored.client_id), k=k)
     except MatcherError as error:
@@ -44,6 +100,16 @@ def submit_intake(
     else:
         store.save_ranking(stored.client_id, ranking)
     return stored
+
+
+def _staff_emails(session: Session) -> list[str]:
+    """Where urgent intakes are announced: every active coordinator or admin with an email."""
+    rows = session.scalars(
+        select(UserRow.email).where(
+            UserRow.active, UserRow.role.in_(STAFF_ROLES), UserRow.email.is_not(None)
+        )
+    )
+    return sorted(set(rows))
 
 
 def ranking_for(store: Store, ranker: Ranker, stored: StoredIntake) -> Ranking | None:
@@ -57,3 +123,47 @@ def ranking_for(store: Store, ranker: Ranker, stored: StoredIntake) -> Ranking |
             return None
         store.save_ranking(stored.client_id, ranking)
     return ranking
+
+
+class ChoiceError(MatcherError):
+    """The client's answer could not be recorded; nothing changed. The message says why."""
+
+
+def record_choice(
+    store: Store, client_id: str, choice: str, therapist_id: str | None = None
+) -> StoredIntake:
+    """Record what the client answered on their results page.
+
+    ``choice`` is "therapist" (with one of the suggestions they were shown as
+    ``therapist_id``), "any" (any of them is fine) or "none" (none feels
+    right). A client may change their answer until they are placed.
+    """
+    if choice not in CHOICES:
+        raise ChoiceError(f"choose one of {', '.join(CHOICES)}")
+    if choice == "therapist":
+        ranking = store.latest_ranking(client_id)
+        shown = {s.therapist_id for s in ranking or ()}
+        if therapist_id not in shown:
+            raise ChoiceError("you can choose one of the therapists suggested to you")
+    else:
+        therapist_id = None
+    with Session(store.engine) as session, session.begin():
+        changed = session.execute(
+            update(IntakeRow)
+            .where(IntakeRow.client_id == client_id, IntakeRow.status == "waiting")
+            .values(choice=choice, chosen_therapist_id=therapist_id, chosen_at=datetime.now(UTC))
+        ).rowcount
+        if not changed:
+            if session.get(IntakeRow, client_id) is None:
+                raise NotFoundError(f"no client {client_id!r}")
+            raise ChoiceError("you have been placed with a therapist already")
+        audit(
+            store,
+            "client",
+            "client_choice",
+            client_id=client_id,
+            therapist_id=therapist_id,
+            detail={"choice": choice},
+            session=session,
+        )
+    return store.intake(client_id)

@@ -29,7 +29,8 @@ from ..ranking.filters import unmet_constraints
 from ..ranking.roster import Roster
 from .accounts import audit
 from .store import Store
-from .tables import IntakeRow, PlacementRow, TherapistRow
+from .outbox import queue_referral
+from .tables import IntakeRow, PlacementRow, TherapistRow, UserRow
 
 PLACEMENT_KINDS = ("suggested", "override", "batch")
 #: Every status a placement can have; "active" until it ends one of the other ways.
@@ -94,8 +95,12 @@ def assign(
     rank_shown: int | None = None,
     score: float | None = None,
     model_version: str = "",
+    referral_link: str | None = None,
 ) -> Placement:
     """Place a waiting client with a therapist who has an open place.
+
+    With ``referral_link`` (where the therapist answers referrals), a therapist
+    whose account has an email is told of the referral, in the same transaction.
 
     Raises
     ------
@@ -142,6 +147,8 @@ def assign(
             model_version=model_version,
         )
         session.add(row)
+        if referral_link:
+            _tell_therapist(session, therapist, client_id, referral_link)
         store.bump(session, "capacity")
         action = (
             "override" if kind == "override" else "batch_place" if kind == "batch" else "assign"
@@ -149,6 +156,22 @@ def assign(
         audit(store, by, action, client_id=client_id, therapist_id=therapist_id, session=session)
         name = therapist.name
     return _placement(row, name)
+
+
+def _tell_therapist(
+    session: Session, therapist: TherapistRow, client_id: str, link: str
+) -> None:
+    email = session.scalar(
+        select(UserRow.email).where(
+            UserRow.therapist_id == therapist.therapist_id,
+            UserRow.active,
+            UserRow.email.is_not(None),
+        )
+    )
+    if email:
+        queue_referral(
+            session, client_id=client_id, to=email, therapist_name=therapist.name, link=link
+        )
 
 
 class LiveRoster(Protocol):
@@ -188,6 +211,7 @@ def place_client(
     by: str,
     reason: str = "",
     client_chose: bool = False,
+    referral_link: str | None = None,
 ) -> Placement:
     """Place a waiting client, with everything the placement records decided here.
 
@@ -216,6 +240,7 @@ def place_client(
             kind="override",
             reason=reason,
             model_version=model_version,
+            referral_link=referral_link,
         )
     return assign(
         store,
@@ -227,6 +252,7 @@ def place_client(
         rank_shown=shown.rank,
         score=shown.score,
         model_version=model_version,
+        referral_link=referral_link,
     )
 
 
@@ -362,20 +388,28 @@ class QueueItem:
     concerns: list[str]
     modality: str
     waiting_days: float
+    #: The client's answer on their results page ("therapist", "any", "none") or None.
+    choice: str | None = None
+    chosen_therapist_id: str | None = None
+    #: A therapist declined this client's referral: they come right after urgent ones.
+    returned: bool = False
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def waiting_queue(
     store: Store, *, concern: str | None = None, modality: str | None = None
 ) -> list[QueueItem]:
-    """Intakes waiting for placement: urgent first, then longest waiting."""
+    """Intakes waiting for placement: urgent first, then those a therapist declined,
+    then longest waiting."""
     now = datetime.now(UTC)
     with Session(store.engine) as session:
         rows = session.scalars(select(IntakeRow).where(IntakeRow.status == "waiting"))
         items = []
         for row in rows:
-            created = (
-                row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-            )
+            created = _aware(row.created_at)
             record = row.record
             if concern and concern not in record.get("concerns", []):
                 continue
@@ -389,6 +423,11 @@ def waiting_queue(
                     concerns=list(record.get("concerns", [])),
                     modality=record.get("modality", ""),
                     waiting_days=(now - created).total_seconds() / 86400,
+                    choice=row.choice,
+                    chosen_therapist_id=row.chosen_therapist_id,
+                    returned=row.returned_at is not None,
                 )
             )
-    return sorted(items, key=lambda item: (not item.urgent, item.created_at, item.client_id))
+    return sorted(
+        items, key=lambda item: (not item.urgent, not item.returned, item.created_at, item.client_id)
+    )

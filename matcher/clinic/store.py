@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -79,6 +79,13 @@ class StoredIntake:
     created_at: datetime
     status: str = "waiting"
     wellbeing: dict[str, int] | None = None
+    consented_at: datetime | None = None
+    #: The client's answer on their results page: "therapist", "any", "none" or None.
+    choice: str | None = None
+    chosen_therapist_id: str | None = None
+    chosen_at: datetime | None = None
+    #: When a therapist declined this client's referral (back at the top of the queue).
+    returned_at: datetime | None = None
 
 
 def _clean(value: Any) -> Any:
@@ -366,8 +373,14 @@ class Store:
         urgent: bool = False,
         support_note: str = "",
         wellbeing: dict[str, int] | None = None,
+        consented_at: datetime | None = None,
+        with_intake: Callable[[Session, str, str], None] | None = None,
     ) -> StoredIntake:
-        """Store one intake from the web or API; returns it with its private token."""
+        """Store one intake from the web or API; returns it with its private token.
+
+        ``with_intake(session, client_id, token)`` adds rows that belong with it (contact
+        details, notifications) in the same transaction: all are stored, or none.
+        """
         record = _clean(dict(record))
         record["client_id"] = f"web-{secrets.token_hex(6)}"
         token = secrets.token_urlsafe(24)  # 192 bits
@@ -380,9 +393,13 @@ class Store:
             support_note=support_note,
             source="web",
             wellbeing=wellbeing,
+            consented_at=consented_at,
         )
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
+            session.flush()  # the intake exists before rows that refer to it
+            if with_intake is not None:
+                with_intake(session, row.client_id, token)
         return _stored(row)
 
     def intake(self, client_id: str) -> StoredIntake:
@@ -457,6 +474,11 @@ def _stored(row: IntakeRow) -> StoredIntake:
         created_at=row.created_at,
         status=row.status,
         wellbeing=row.wellbeing,
+        consented_at=row.consented_at,
+        choice=row.choice,
+        chosen_therapist_id=row.chosen_therapist_id,
+        chosen_at=row.chosen_at,
+        returned_at=row.returned_at,
     )
 
 

@@ -97,6 +97,14 @@ def intake_form() -> dict:
         "therapist_gender": "",
         "faith": "",
         "support_note": "",
+        "region": "california",
+        "age_group": "adults",
+        "preferred_name": "Alex",
+        "email": "alex@example.org",
+        "phone": "",
+        "contact_method": "email",
+        "contact_times": "weekday evenings",
+        "consent": "yes",
     }
 
 
@@ -120,6 +128,7 @@ def login(client, store):
         user = create_user(store, username or f"{role}-user", "a-long-test-password", role)
         with client.session_transaction() as session:
             session["user_id"] = user.id
+            session["session_version"] = user.session_version
         return user
 
     return log_in

@@ -45,6 +45,9 @@ def test_parse_intake_form_returns_record_and_extras():
             "language": "english",
             "modality": "either",
             "support_note": "  a friend  ",
+            "region": "_other",
+            "region_other": "Calif.",
+            "age_group": "adults",
         }
     )
     submission = parse_intake_form(form)
@@ -52,6 +55,8 @@ def test_parse_intake_form_returns_record_and_extras():
     assert submission.support_note == "a friend"
     assert submission.record["concerns"] == ["grief"]
     assert submission.record["directive"] is None
+    assert submission.record["region"] == "california"  # typed after "other", normalised
+    assert (submission.consent, submission.contact) == (False, None)
 
 
 def test_parse_intake_form_collects_form_only_problems_too():
@@ -66,7 +71,13 @@ def test_parse_intake_form_collects_form_only_problems_too():
     )
     with pytest.raises(ValidationError) as caught:
         parse_intake_form(form)
-    assert set(caught.value.by_field()) == {"safety", "language", "support_note"}
+    assert set(caught.value.by_field()) == {
+        "safety",
+        "language",
+        "support_note",
+        "region",
+        "age_group",
+    }
 
 
 @pytest.mark.parametrize(

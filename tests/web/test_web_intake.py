@@ -37,6 +37,7 @@ def test_questionnaire_renders_every_section(client):
         "Your therapist",
         "The people around you",
         "How you have been this past week (optional)",
+        "How we can reach you",
     ]
     assert "Call or text 988" in page
     assert "Call 911 or go to the nearest emergency department" in page
@@ -51,7 +52,11 @@ def test_questionnaire_renders_every_section(client):
         assert re.search(rf'id="f-{axis}-none" name="{axis}" value="" checked', page)
     assert 'name="hopes"' in page
     # d. practicalities: 21 labelled availability slots
-    assert 'name="language" value="english"' in page
+    # language, region, city, insurer: the roster's terms as lists, with "other" as free text
+    assert re.search(r'<select[^>]*name="language"', page)
+    assert '<option value="english" selected>English</option>' in page
+    assert '<option value="spanish">Spanish</option>' in page
+    assert 'name="language_other"' in page and 'name="region_other"' in page
     for slot in SLOTS:
         assert f'id="f-availability-{slot}" name="availability" value="{slot}"' in page
     assert "Monday morning" in page and "Sunday evening" in page
@@ -83,7 +88,7 @@ def test_full_intake_redirects_to_ranked_matches(submit, intake_form, token_of, 
     assert re.search(r"\d+% match", text)
     reasons = re.findall(r'<div class="reasons">.*?<ul>(.*?)</ul>', text, re.S)
     assert reasons and all("<li>" in block for block in reasons)
-    assert "Accepts your insurance (aetna)." in text
+    assert "Accepts your insurance (Aetna)." in text
     # the style chart: inline SVG with a text alternative and both markers
     assert text.count('<svg viewBox="0 0 340') == len(reasons)
     assert '<title id="chart-1-title">' in text and '<desc id="chart-1-desc">' in text
