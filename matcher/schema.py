@@ -396,6 +396,7 @@ def validate_frame(frame: pd.DataFrame, kind: str, source: str | None = None) ->
     columns = names + (["extra"] if extra_columns else [])
     validated = pd.DataFrame.from_records(records, columns=columns)
     if kind == "therapists":
+        validated.attrs["source"] = source
         validated.attrs["defaulted"] = [
             name for name in OPTIONAL_THERAPIST_COLUMNS if name not in frame.columns
         ]
@@ -411,8 +412,9 @@ DEFAULTED_COLUMN_NOTES: dict[str, str] = {
 }
 
 
-def defaulted_column_notes(therapists: pd.DataFrame, source: str = "therapists.csv") -> list[str]:
+def defaulted_column_notes(therapists: pd.DataFrame) -> list[str]:
     """One sentence per optional roster column the file lacked (see ``validate_frame``)."""
+    source = therapists.attrs.get("source", "therapists.csv")
     return [
         f"{source} {DEFAULTED_COLUMN_NOTES[name]}" for name in therapists.attrs.get("defaulted", [])
     ]

@@ -30,6 +30,11 @@ def allowed(client: dict[str, Any], therapist: dict[str, Any]) -> bool:
     records), written out pair by pair; the same rules as :mod:`matcher.filters`."""
     if _fold(client["language"]) not in {_fold(lang) for lang in therapist["languages"]}:
         return False
+    licensed = {_fold(region) for region in therapist["licensed_regions"]}
+    if client["region"] and licensed and _fold(client["region"]) not in licensed:
+        return False  # licensure not recorded (an empty list) is not checked
+    if client["age_group"] and client["age_group"] not in therapist["age_groups"]:
+        return False
     here = (
         bool(therapist["in_person"])
         and bool(client["city"])

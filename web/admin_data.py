@@ -53,6 +53,8 @@ def import_roster():
         current_store(), g.user.username, "import_roster", detail={"therapists": summary.therapists}
     )
     flash(f"Imported {summary.therapists} therapists; the roster is updated for new rankings.")
+    for note in summary.notes:
+        flash(f"Note: {note}.")
     return redirect(url_for("admin_data.roster"), 303)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import MatcherError, NotFoundError, Problem, ValidationError
 from ..ranking.rank import Ranking
-from ..schema import Intake
+from ..schema import Intake, defaulted_column_notes
 from ..vocab import INTAKE_COLUMNS, OUTCOME_COLUMNS, THERAPIST_COLUMNS
 from .tables import (
     CounterRow,
@@ -61,12 +61,15 @@ class ImportSummary:
     therapists: int = 0
     intakes: int = 0
     outcomes: int = 0
+    #: Defaults the import applied (a roster without its optional columns), in words.
+    notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return (
+        counts = (
             f"imported {self.therapists} therapists, {self.intakes} intakes, "
             f"{self.outcomes} outcomes"
         )
+        return "\n".join([counts, *(f"note: {note}" for note in self.notes)])
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,7 @@ class Store:
                         .values(status="closed")
                     )
         return ImportSummary(
+            notes=tuple(defaulted_column_notes(therapists)) if therapists is not None else (),
             therapists=0 if therapists is None else len(therapists),
             intakes=0 if intakes is None else len(intakes),
             outcomes=0 if outcomes is None else len(outcomes),

@@ -82,6 +82,8 @@ CITIES = ["Springfield", "Riverton", "Lakeside"]
 LANGS = ["english", "spanish", "french"]
 GENDERS = ["woman", "man", "nonbinary"]
 INSURERS = ["aetna", "cigna", "medicaid"]
+REGIONS = ["california", "oregon", "texas"]
+AGES = ["children", "adolescents", "adults", "older_adults"]
 
 
 def _therapist(i, draw):
@@ -103,6 +105,9 @@ def _therapist(i, draw):
         "sliding_scale": draw(st.sampled_from(["yes", "no"])),
         "capacity": str(draw(st.integers(0, 3))),
         "lgbtq_affirming": draw(st.sampled_from(["yes", "no"])),
+        # blank licensure = not recorded (not checked); blank ages = adults and older adults
+        "licensed_regions": ";".join(draw(st.lists(st.sampled_from(REGIONS), max_size=2))),
+        "age_groups": ";".join(draw(st.lists(st.sampled_from(AGES), max_size=3))),
     }
 
 
@@ -121,6 +126,8 @@ def worlds(draw):
         "therapist_gender": draw(st.sampled_from([*GENDERS, "agender"])),
         "gender_required": draw(st.booleans()),
         "lgbtq_affirming_required": draw(st.booleans()),
+        "region": draw(st.sampled_from(["", *REGIONS])),
+        "age_group": draw(st.sampled_from(["", *AGES])),
     }
     return roster, intake, draw(st.integers(1, 6))
 
@@ -129,6 +136,12 @@ def _allowed(t: dict, c: dict) -> bool:
     """A plain, pair-at-a-time statement of the hard constraints."""
     yes = {"yes": True, "no": False}
     if c["language"] not in t["languages"].split(";"):
+        return False
+    licensed = [r for r in t["licensed_regions"].split(";") if r]
+    if c["region"] and licensed and c["region"] not in licensed:
+        return False
+    ages = [a for a in t["age_groups"].split(";") if a] or ["adults", "older_adults"]
+    if c["age_group"] and c["age_group"] not in ages:
         return False
     in_person_here = yes[t["in_person"]] and t["city"] == c["city"]
     if c["modality"] == "telehealth" and not yes[t["telehealth"]]:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matcher import ValidationError
-from matcher.schema import parse_intake, read_csv, read_directory, validate_therapists
+from matcher.clinic import Store
+from matcher.schema import (
+    frame_records,
+    parse_intake,
+    read_csv,
+    read_directory,
+    validate_therapists,
+)
 from matcher.vocab import INTAKE_COLUMNS, THERAPIST_COLUMNS
 
 
@@ -192,3 +200,36 @@ def test_cross_field_rules_run_even_when_another_field_failed():
     with pytest.raises(ValidationError) as caught:
         parse_intake({"language": "english", "modality": "in_person", "max_fee": "cheap"})
     assert set(caught.value.by_field()) == {"max_fee", "concerns", "city"}
+
+
+def test_an_old_roster_without_licensure_or_ages_imports_and_says_so(fixtures_dir, tmp_path):
+    frame = read_csv(fixtures_dir / "therapists.csv", "therapists")
+    assert set(frame["licensed_regions"].map(tuple)) == {()}  # not recorded: not checked
+    assert set(frame["age_groups"].map(tuple)) == {("adults", "older_adults")}
+    summary = Store(f"sqlite:///{tmp_path / 'db.sqlite'}").import_tables(therapists=frame)
+    text = str(summary)
+    assert "therapists.csv has no licensed_regions column" in text
+    assert "taken to see adults and older adults" in text
+
+
+def test_licensure_and_ages_are_read_and_normalised():
+    row = {
+        "therapist_id": "T9",
+        "name": "Kim",
+        "languages": "Español; English",
+        "approach": "I listen.",
+        "telehealth": "yes",
+        "in_person": "no",
+        "fee": "80",
+        "capacity": "1",
+        "insurance": "BCBS",
+        "licensed_regions": "CA; Oregon",
+        "age_groups": "teens;adults",
+    }
+    (record,) = frame_records(validate_therapists(pd.DataFrame([row])))
+    assert record["languages"] == ["spanish", "english"]
+    assert record["insurance"] == ["bluecross"]
+    assert record["licensed_regions"] == ["california", "oregon"]
+    assert record["age_groups"] == ["adolescents", "adults"]
+    with pytest.raises(ValidationError, match="unknown age group 'toddlers'"):
+        validate_therapists(pd.DataFrame([{**row, "age_groups": "toddlers"}]))

@@ -64,10 +64,22 @@ def _world(seed: int, n_therapists: int, n_clients: int, embedder):
     world = simulate_world(
         n_therapists, n_clients, seed=seed, client_seed=seed + 100, history=False
     )
-    therapists = validate_frame(world.therapists, "therapists")
+    # The simulator leaves licensure and ages blank; draw them so those constraints bind.
+    rng = np.random.default_rng(seed)
+    regions = ["", "california", "oregon", "california;oregon"]
+    ages = ["", "adults", "children;adolescents", "adolescents;adults;older_adults"]
+    therapists = world.therapists.assign(
+        licensed_regions=rng.choice(regions, n_therapists),
+        age_groups=rng.choice(ages, n_therapists),
+    )
+    intakes = world.intakes.assign(
+        region=rng.choice(["", "california", "oregon", "texas"], n_clients),
+        age_group=rng.choice(["", "adolescents", "adults", "older_adults"], n_clients),
+    )
+    therapists = validate_frame(therapists, "therapists")
     styles = StyleInferrer(embedder)
     roster = Roster.build(therapists, embedder, styles)
-    clients = encode_clients(_records(validate_frame(world.intakes, "intakes")), embedder, styles)
+    clients = encode_clients(_records(validate_frame(intakes, "intakes")), embedder, styles)
     return roster, clients
 
 
