@@ -46,44 +46,42 @@ class StagedPractice:
 
 
 def stage_practice(store: Store, matcher: DemoMatcher, *, placements: int = 4) -> StagedPractice:
-    """Rank, contact-detail, place and follow up the first waiting clients (see module doc)."""
-    queue = waiting_queue(store)
-    staged = queue[: placements + 1]
-    with Session(store.engine) as session, session.begin():
-        for number, item in enumerate(staged, start=1):
-            add_contact(
-                session,
-                item.client_id,
-                Contact(f"Demo client {number}", f"client{number}@example.org", "", "email", ""),
-            )
-    placed: list[str] = []
-    for item in staged:
+    """Rank, contact-detail, place and follow up the first waiting clients who have
+    suggestions, and let the next one choose a therapist (see module doc)."""
+    ranked = []
+    for item in waiting_queue(store):
+        if len(ranked) > placements:
+            break
         stored = store.intake(item.client_id)
         ranking = matcher.rank(stored.record.with_client_id(item.client_id))
         store.save_ranking(item.client_id, ranking)
-        if len(placed) == placements or not len(ranking):
-            continue
+        if len(ranking):
+            ranked.append((item.client_id, ranking))
+    chooser = ranked.pop()[0] if ranked else None  # the last one chooses
+    with Session(store.engine) as session, session.begin():
+        for number, client_id in enumerate([c for c, _ in ranked] + [chooser], start=1):
+            if client_id is not None:
+                contact = Contact(
+                    f"Demo client {number}", f"client{number}@example.org", "", "email", ""
+                )
+                add_contact(session, client_id, contact)
+    placed: list[str] = []
+    for client_id, ranking in ranked:
         try:
             placement = place_client(
-                store, matcher, item.client_id, ranking[0].therapist_id, by=DEMO_ACTOR
+                store, matcher, client_id, ranking[0].therapist_id, by=DEMO_ACTOR
             )
         except (PlacementError, MatcherError):
             continue
-        placed.append(item.client_id)
-        if len(placed) < placements:  # the last one waits for the therapist to accept
-            accept_referral(
-                store, placement.id, therapist_id=placement.therapist_id, by=DEMO_ACTOR
-            )
+        placed.append(client_id)
+        if len(placed) < len(ranked):  # the last one waits for the therapist to accept
+            accept_referral(store, placement.id, therapist_id=placement.therapist_id, by=DEMO_ACTOR)
             course = NOT_ON_TRACK if len(placed) == 1 else GOING_WELL
             for answers in course:
-                record_feedback(store, item.client_id, answers, None, entered_by=DEMO_ACTOR)
-    chooser = next((item.client_id for item in staged if item.client_id not in placed), None)
+                record_feedback(store, client_id, answers, None, entered_by=DEMO_ACTOR)
     if chooser is not None:
-        first = store.latest_ranking(chooser)
-        if first is not None and len(first):
-            record_choice(store, chooser, "therapist", first[0].therapist_id)
-        else:
-            record_choice(store, chooser, "any")
+        chosen = store.latest_ranking(chooser)[0].therapist_id
+        record_choice(store, chooser, "therapist", chosen)
     return StagedPractice(tuple(placed), placed[-1] if placed else None, chooser)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from matcher import cli
+from matcher.clinic import demo_therapist, not_on_track, placements_of, waiting_queue
 from matcher.clinic.store import Store
 
 
@@ -134,23 +135,28 @@ def test_python_dash_m_matcher_runs():
     assert result.returncode == 0 and "rank" in result.stdout
 
 
-def test_seed_demo_fills_an_empty_database_once(database_url, capsys):
+def test_seed_demo_fills_an_empty_database_once(database_url, capsys, fake_embedder):
     args = [
         "--database-url",
         database_url,
         "seed-demo",
         "--therapists",
-        "12",
+        "40",
         "--clients",
         "40",
         "--waiting",
-        "3",
+        "8",
     ]
-    assert cli.main(args) == 0
-    from matcher.clinic.placement import waiting_queue
-
+    assert cli.main(args, embedder=fake_embedder) == 0
     store = Store(database_url)
-    assert store.counts() == {"therapists": 12, "intakes": 43, "outcomes": 40}
-    assert sorted(i.client_id for i in waiting_queue(store)) == ["W0001", "W0002", "W0003"]
-    assert cli.main(args) == 0
+    # The practice is staged through the product's own functions: new clients placed (one
+    # course not on track, one referral awaiting its therapist), one who chose a therapist.
+    assert store.counts()["intakes"] == 48
+    placed = [p for i in range(1, 9) for p in placements_of(store, f"W{i:04d}")]
+    assert len(placed) >= 2 and sum(p.awaiting_therapist for p in placed) == 1
+    assert len(not_on_track(store)) == 1
+    chose = [i for i in waiting_queue(store) if i.choice == "therapist"]
+    assert len(chose) == 1 and chose[0].chosen_therapist_id
+    assert demo_therapist(store) == next(p.therapist_id for p in placed if p.awaiting_therapist)
+    assert cli.main(args, embedder=fake_embedder) == 0
     assert "not seeding" in capsys.readouterr().out
