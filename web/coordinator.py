@@ -128,7 +128,7 @@ def place(client_id: str):
     except (PlacementError, NotFoundError) as error:
         flash(f"Not placed: {error}")
         return _back(client_id)
-    flash(f"Placed with {placement.therapist_name}; they have been sent the referral.")
+    flash(f"Placed with {placement.therapist_name}. The referral now waits for them to accept.")
     return _back(client_id)
 
 

@@ -28,24 +28,38 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def live_app(tmp_path, database_url, fake_embedder, fixtures_dir):
-    """The app on a random loopback port, with the fixture roster; yields (base_url, store)."""
-    store = Store(database_url)
-    store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": database_url,
-            "MODEL_DIR": str(tmp_path / "models"),
-            "EMBEDDER": fake_embedder,
-            "SECRET_KEY": "e2e-secret",
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", store
-    server.shutdown()
+def serve_app(tmp_path, database_url, fake_embedder, fixtures_dir):
+    """Start the app on a random loopback port with the fixture roster and any config
+    overrides; returns (base_url, store). Servers stop when the test ends."""
+    servers = []
+
+    def serve(**overrides):
+        store = Store(database_url)
+        store.import_tables(therapists=read_csv(fixtures_dir / "therapists.csv", "therapists"))
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": database_url,
+                "MODEL_DIR": str(tmp_path / "models"),
+                "EMBEDDER": fake_embedder,
+                "SECRET_KEY": "e2e-secret",
+                **overrides,
+            }
+        )
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}", store
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture
+def live_app(serve_app):
+    """The app on a random loopback port, with the fixture roster; (base_url, store)."""
+    return serve_app()
 
 
 @pytest.fixture(scope="session")
