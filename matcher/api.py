@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,32 @@ INCREMENTAL_MIN = 50
 INCREMENTAL_SHARE = 0.2
 
 
+#: What a client may read about a therapist on their results page.
+PROFILE_FIELDS: tuple[str, ...] = (
+    "approach",
+    "specialties",
+    "modalities",
+    "languages",
+    "fee",
+    "insurance",
+    "sliding_scale",
+    "telehealth",
+    "in_person",
+    "city",
+)
+
+
 @dataclass(frozen=True)
 class Opening:
-    """A therapist's open places and free times, as a coordinator weighs them."""
+    """A therapist's open places, free times and profile, as a coordinator weighs them
+    and a client reads them."""
 
     therapist_id: str
     open_places: int
     shared_slots: tuple[str, ...]  # free times the client also gave
     other_slots: tuple[str, ...]
+    #: The ``PROFILE_FIELDS`` of the therapist's validated record.
+    profile: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Matcher:
@@ -242,11 +260,13 @@ class Matcher:
             if row is None:
                 continue
             slots = roster.therapists.at[row, "availability"]
+            record = roster.record(row)
             found[therapist_id] = Opening(
                 therapist_id=therapist_id,
                 open_places=int(roster.capacity[row]),
                 shared_slots=tuple(s for s in slots if s in wanted),
                 other_slots=tuple(s for s in slots if s not in wanted),
+                profile={name: record[name] for name in PROFILE_FIELDS},
             )
         return found
 

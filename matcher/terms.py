@@ -25,13 +25,26 @@ TERM_KINDS: tuple[str, ...] = ("language", "insurer", "region", "city", "therapy
 
 _SEPARATORS = re.compile(r"[\s\-]+")
 _SPACES = re.compile(r"\s+")
+# What ``fold`` treats as a gap between words: spacing, dashes, underscores, dots, commas.
+_FOLD_GAPS = re.compile(r"[\s\-\u2010-\u2015_.,]+")
+# A one-letter word followed by another: the letters of an initialism ("n y c" from "N.Y.C.").
+_INITIAL = re.compile(r"\b([^\W\d_]) (?=[^\W\d_]\b)")
 
 
 def fold(text: str) -> str:
-    """Case-, accent- and spacing-insensitive key: ``"  Español "`` -> ``"espanol"``."""
-    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SEPARATORS.sub(" ", plain.replace("_", " ").replace(".", "")).strip()
+    """Case-, accent- and spacing-insensitive key: ``"  Español "`` -> ``"espanol"``.
+
+    Dots and commas separate words, and initials are joined, so ``"N.Y."``, ``"N. Y."`` and
+    ``"NY"`` fold alike, as do ``"St.Louis"`` and ``"St. Louis"``. Invisible format
+    characters (zero-width spaces pasted from a web page) are dropped.
+    """
+    # Compatibility forms first ("ᴬ", "ℌ" decompose to capitals), then case, then accents.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    plain = "".join(
+        c for c in decomposed if not unicodedata.combining(c) and unicodedata.category(c) != "Cf"
+    )
+    words = _FOLD_GAPS.sub(" ", plain).strip()
+    return _INITIAL.sub(r"\1", words)
 
 
 def tag(text: str) -> str:

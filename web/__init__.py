@@ -76,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from . import (
         admin,
         admin_data,
+        admin_outbox,
         api,
         auth,
         coordinator,
@@ -85,8 +86,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         feedback,
         intake,
         limits,
+        mail,
         results,
         security,
+        therapist,
     )
 
     extensions.init_app(app)
@@ -94,12 +97,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
+    mail.init_app(app)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_data.bp)
+    app.register_blueprint(admin_outbox.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(results.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(therapist.bp)
     return app

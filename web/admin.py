@@ -26,12 +26,14 @@ from matcher import NotFoundError, ValidationError
 from matcher.clinic import (
     AUDIT_ACTIONS,
     ROLES,
+    InvitationError,
     audit,
     audit_entries,
     create_user,
     export_client,
     export_client_csv,
     held_about,
+    invite_therapist,
     list_users,
     set_active,
 )
@@ -54,13 +56,30 @@ def index():
 # --- staff accounts -------------------------------------------------------------------------
 
 
-def _users_page(errors: dict[str, str] | None = None, form: dict[str, str] | None = None):
+def _roster_choices() -> list[tuple[str, str]]:
+    """(therapist id, name) for every therapist on the roster, for the account forms."""
+    roster = current_store().therapists()
+    return list(zip(roster["therapist_id"], roster["name"], strict=True))
+
+
+def _users_page(
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    *,
+    invite_errors: dict[str, str] | None = None,
+    invite_form: dict[str, str] | None = None,
+    invitation: dict[str, str] | None = None,
+):
     return render_template(
         "admin/users.html",
         users=list_users(current_store()),
         roles=ROLES,
+        therapists=_roster_choices(),
         errors=errors or {},
-        form=form or {"username": "", "role": "coordinator"},
+        form=form or {"username": "", "role": "coordinator", "therapist_id": ""},
+        invite_errors=invite_errors or {},
+        invite_form=invite_form or {"therapist_id": "", "email": ""},
+        invitation=invitation,
     )
 
 
@@ -76,21 +95,63 @@ def add_user():
     form = {
         "username": request.form.get("username", ""),
         "role": request.form.get("role", ""),
+        "therapist_id": request.form.get("therapist_id", ""),
     }
+    therapist_id = form["therapist_id"] if form["role"] == "therapist" else None
     try:
         user = create_user(
-            current_store(), form["username"], request.form.get("password", ""), form["role"]
+            current_store(),
+            form["username"],
+            request.form.get("password", ""),
+            form["role"],
+            therapist_id=therapist_id,
         )
     except ValidationError as error:
         return _users_page(error.by_field(), form), 400
-    audit(
-        current_store(),
-        g.user.username,
-        "create_user",
-        detail={"username": user.username, "role": user.role},
-    )
+    detail = {"username": user.username, "role": user.role}
+    if user.therapist_id:
+        detail["therapist_id"] = user.therapist_id
+    audit(current_store(), g.user.username, "create_user", detail=detail)
     flash(f"Created the {user.role} account {user.username!r}.")
     return redirect(url_for("admin.users"), 303)
+
+
+@bp.post("/invitations")
+@login_required("admin")
+def invite():
+    """A one-time link for a therapist to set up their own account, shown once (never
+    flashed: the session cookie is signed, not secret)."""
+    form = {
+        "therapist_id": request.form.get("therapist_id", ""),
+        "email": request.form.get("email", "").strip(),
+    }
+    names = dict(_roster_choices())
+    if form["therapist_id"] not in names:
+        errors = {"therapist_id": "choose a therapist from the roster"}
+        return _users_page(invite_errors=errors, invite_form=form), 400
+    try:
+        token = invite_therapist(
+            current_store(),
+            form["therapist_id"],
+            by=g.user.username,
+            email=form["email"] or None,
+            link_for=_join_link,
+        )
+    except ValidationError as error:
+        return _users_page(invite_errors=error.by_field(), invite_form=form), 400
+    except InvitationError as error:
+        errors = {"therapist_id": str(error)}
+        return _users_page(invite_errors=errors, invite_form=form), 400
+    invitation = {
+        "name": names[form["therapist_id"]],
+        "link": _join_link(token),
+        "email": form["email"],
+    }
+    return _users_page(invitation=invitation)
+
+
+def _join_link(token: str) -> str:
+    return url_for("therapist.join", token=token, _external=True)
 
 
 @bp.post("/users/<username>/active")

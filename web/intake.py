@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.datastructures import MultiDict
 
 from matcher import MatcherError, ValidationError
-from matcher.clinic import Links, submit_intake
+from matcher.clinic import Links, roster_terms, submit_intake
 from matcher.terms import label
 from matcher.vocab import AGE_GROUPS, CONTACT_METHODS, THERAPY_TYPES
 
@@ -118,13 +118,19 @@ CONTACT_LABELS = {"email": "By email", "phone": "By phone call", "text": "By tex
 _LIST_KINDS = {"language": "language", "region": "region", "city": "city", "insurance": "insurer"}
 
 
+_TERMS = "matcher.roster_terms"
+
+
 def _term_lists() -> dict[str, list[tuple[str, str]]]:
-    """(term, label) options for the listed fields, from the roster in use. Without a
-    roster (the model failed to load) the lists are empty and "other" takes the text."""
-    try:
-        vocabulary = current_matcher().vocabulary()
-    except MatcherError:
-        vocabulary = {}
+    """(term, label) options for the listed fields, from the roster in the database (kept
+    per roster version: the form needs no model, and costs one counter read)."""
+    store = current_store()
+    version = store.roster_version()
+    cached = current_app.extensions.get(_TERMS)
+    if cached is None or cached[0] != version:
+        cached = (version, roster_terms(store))
+        current_app.extensions[_TERMS] = cached
+    vocabulary = cached[1]
     return {
         field: [(term, label(kind, term)) for term in vocabulary.get(kind, [])]
         for field, kind in _LIST_KINDS.items()

@@ -21,8 +21,8 @@ from .accounts import (
     therapist_account,
 )
 from .batch import confirm_batch, propose_batch
-from .demo import demo_therapist, stage_practice
 from .contacts import Contact, add_contact, contact_of, validate_contact
+from .demo import demo_therapist, stage_practice
 from .followup import (
     ITEM_MAX,
     ITEM_MIN,
@@ -38,7 +38,16 @@ from .followup import (
     sync_outcomes,
     validate_section,
 )
-from .intakes import CHOICES, ChoiceError, Links, Ranker, ranking_for, record_choice, submit_intake
+from .intakes import (
+    CHOICES,
+    ChoiceError,
+    Links,
+    Ranker,
+    ranking_for,
+    record_choice,
+    roster_terms,
+    submit_intake,
+)
 from .outbox import (
     MAX_ATTEMPTS,
     MESSAGE_KINDS,
@@ -132,6 +141,7 @@ __all__ = [
     "ChoiceError",
     "Links",
     "record_choice",
+    "roster_terms",
     "Contact",
     "add_contact",
     "contact_of",

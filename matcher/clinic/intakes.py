@@ -112,6 +112,24 @@ def _staff_emails(session: Session) -> list[str]:
     return sorted(set(rows))
 
 
+def roster_terms(store: Store) -> dict[str, list[str]]:
+    """The terms the roster uses, for the intake form's lists (read from the database,
+    so showing the form needs no model): languages, insurers, cities, the regions
+    therapists are licensed in, and the kinds of therapy offered."""
+    t = store.therapists()
+
+    def terms(column: str) -> list[str]:
+        return sorted({term for row in t[column] if isinstance(row, list) for term in row})
+
+    return {
+        "language": terms("languages"),
+        "insurer": terms("insurance"),
+        "city": sorted({city for city in t["city"] if isinstance(city, str) and city}),
+        "region": terms("licensed_regions"),
+        "therapy_type": terms("modalities"),
+    }
+
+
 def ranking_for(store: Store, ranker: Ranker, stored: StoredIntake) -> Ranking | None:
     """The suggestions this client was shown; ranked and kept now if they never were
     (an imported intake, or one whose ranking failed). None when it cannot be ranked."""

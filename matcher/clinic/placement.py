@@ -28,8 +28,8 @@ from ..errors import MatcherError, NotFoundError
 from ..ranking.filters import unmet_constraints
 from ..ranking.roster import Roster
 from .accounts import audit
-from .store import Store
 from .outbox import queue_referral
+from .store import Store
 from .tables import IntakeRow, PlacementRow, TherapistRow, UserRow
 
 PLACEMENT_KINDS = ("suggested", "override", "batch")
@@ -158,9 +158,7 @@ def assign(
     return _placement(row, name)
 
 
-def _tell_therapist(
-    session: Session, therapist: TherapistRow, client_id: str, link: str
-) -> None:
+def _tell_therapist(session: Session, therapist: TherapistRow, client_id: str, link: str) -> None:
     email = session.scalar(
         select(UserRow.email).where(
             UserRow.therapist_id == therapist.therapist_id,
@@ -429,5 +427,6 @@ def waiting_queue(
                 )
             )
     return sorted(
-        items, key=lambda item: (not item.urgent, not item.returned, item.created_at, item.client_id)
+        items,
+        key=lambda item: (not item.urgent, not item.returned, item.created_at, item.client_id),
     )

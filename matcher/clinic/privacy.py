@@ -36,9 +36,11 @@ from .store import Store
 from .tables import (
     AuditRow,
     Base,
+    ContactRow,
     EmbeddingRow,
     FeedbackRow,
     IntakeRow,
+    OutboxRow,
     OutcomeRow,
     PlacementRow,
     RankingRow,
@@ -48,6 +50,8 @@ from .tables import (
 #: Tables of rows about one client (each has a ``client_id`` column), children first:
 #: the order they are erased in. The intake itself is erased last.
 CLIENT_TABLES: tuple[str, ...] = (
+    ContactRow.__tablename__,
+    OutboxRow.__tablename__,
     FeedbackRow.__tablename__,
     RankingRow.__tablename__,
     OutcomeRow.__tablename__,
@@ -57,6 +61,9 @@ CLIENT_TABLES: tuple[str, ...] = (
 #: Columns left out of an export: the row's own client id, and the results link's token
 #: (a key to the client's page, not information about them; a download can travel far).
 _NOT_EXPORTED = frozenset({"client_id", "token"})
+#: What stands in an exported message for the results link's token (the confirmation
+#: email carries the link).
+LINK_REMOVED = "[private link removed]"
 
 EXPORT_FORMAT = 1
 
@@ -87,8 +94,10 @@ def export_client(store: Store, client_id: str) -> dict[str, Any]:
     as stored in ``record``, any ``extra`` fields, ``support_note``,
     ``urgent``, ``wellbeing`` at intake, ``status``, ``source``,
     ``created_at``); one list per table of :data:`CLIENT_TABLES`
-    (``feedback``, ``rankings`` shown, ``outcomes``, ``placements``), oldest
-    first; and ``audit``: who viewed or changed the client's record.
+    (``contacts``, ``outbox`` messages about them, ``feedback``, ``rankings``
+    shown, ``outcomes``, ``placements``), oldest first; and ``audit``: who
+    viewed or changed the client's record. The results link's token is left
+    out, also from the messages that carry the link.
 
     Raises
     ------
@@ -118,6 +127,15 @@ def export_client(store: Store, client_id: str) -> dict[str, Any]:
         }
         for name in CLIENT_TABLES:
             data[name] = rows(_table(name))
+        token = intake._mapping["token"]
+        if token:
+            data[OutboxRow.__tablename__] = [
+                {
+                    k: v.replace(token, LINK_REMOVED) if isinstance(v, str) else v
+                    for k, v in m.items()
+                }
+                for m in data[OutboxRow.__tablename__]
+            ]
         data["audit"] = [
             {k: v for k, v in entry.items() if k != "id"}
             for entry in rows(_table(AuditRow.__tablename__))
@@ -213,14 +231,14 @@ def delete_client(
 ) -> Deletion:
     """Erase a client's data in one transaction: either all of it goes or none.
 
-    Deletes their rows in :data:`CLIENT_TABLES` (feedback, rankings shown,
-    outcomes, placements) and then the intake itself (answers, support note,
-    wellbeing, results link). An active placement's place is given back to
-    the therapist and the ``capacity`` counter bumped, so running matchers see
-    it. Cached embeddings of the client's texts under each of
-    ``embedding_models`` (embedder names) go too: a vector can say a good deal
-    about the text it came from. One ``delete_client`` audit entry by ``by``
-    records the counts.
+    Deletes their rows in :data:`CLIENT_TABLES` (contact details, outbox
+    messages about them, feedback, rankings shown, outcomes, placements) and
+    then the intake itself (answers, support note, wellbeing, results link).
+    An active placement's place is given back to the therapist and the
+    ``capacity`` counter bumped, so running matchers see it. Cached embeddings
+    of the client's texts under each of ``embedding_models`` (embedder names)
+    go too: a vector can say a good deal about the text it came from. One
+    ``delete_client`` audit entry by ``by`` records the counts.
 
     Raises
     ------

@@ -155,3 +155,30 @@ def db_snapshot(store):
             }
 
     return take
+
+
+@pytest.fixture
+def therapist_login(client, store):
+    """Log the test client in as a therapist: ``therapist_login("T2")`` (their own account)."""
+    from matcher.clinic.accounts import create_user
+
+    def log_in(therapist_id: str = "T2", username: str | None = None):
+        user = create_user(
+            store,
+            username or f"therapist-{therapist_id.lower()}",
+            "a-long-test-password",
+            "therapist",
+            therapist_id=therapist_id,
+        )
+        with client.session_transaction() as session:
+            session["user_id"] = user.id
+            session["session_version"] = user.session_version
+        return user
+
+    return log_in
+
+
+@pytest.fixture
+def therapist(therapist_login):
+    """The test client, logged in as therapist T2 (Sam Lindqvist, two open places)."""
+    return therapist_login("T2")

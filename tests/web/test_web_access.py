@@ -1,8 +1,9 @@
-"""Who may do what: a sweep over every staff route, CSRF on every form, login and logout.
+"""Who may do what: a sweep over every protected route, CSRF on every form, login and logout.
 
-The routes come from the app's URL map (every rule under ``/coordinator/`` and
-``/admin/``, every method), so a route added later is checked without being
-listed here.
+The routes come from the app's URL map (every rule under ``/coordinator/``,
+``/admin/`` and ``/therapist/``, every method), so a route added later is
+checked without being listed here: for anonymous visitors, therapists,
+coordinators and admins alike.
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ from sqlalchemy.orm import Session
 from werkzeug.routing.converters import NumberConverter
 
 from matcher.clinic.accounts import audit_entries, create_user, set_active
+from matcher.clinic.placement import assign
 from matcher.clinic.tables import UserRow
 from matcher.schema import parse_intake
 from web import create_app
 
-STAFF_PREFIXES = ("/coordinator/", "/admin/")
+STAFF_PREFIXES = ("/coordinator/", "/admin/", "/therapist/")
+#: Routes under those prefixes that need no login, and why.
+PUBLIC_ENDPOINTS = {
+    "therapist.join": "the one-time invitation link is the key",
+}
+#: Who the sweep logs in as; an admin has every staff role, but not the therapist's.
+ROLES = ("therapist", "coordinator", "admin")
 PASSWORD = "a-long-test-password"
 INTAKE = {
     "concerns": "anxiety",
@@ -31,44 +39,92 @@ JSON = {"Accept": "application/json"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def _staff_rules():
-    """Every (endpoint, rule, method) under the staff prefixes, read from a throwaway app."""
+def _prefixed_rules():
+    """Every (endpoint, rule, method, required role) under the prefixes, from a throwaway app."""
     app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "sweep"})
     found = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(STAFF_PREFIXES) or rule.rule.rstrip("/") in (
             "/coordinator",
             "/admin",
+            "/therapist",
         ):
+            role = getattr(app.view_functions[rule.endpoint], "required_role", None)
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                found.append(
-                    pytest.param(rule.endpoint, rule.rule, method, id=f"{method} {rule.rule}")
-                )
+                found.append((rule.endpoint, rule.rule, method, role))
     return found
 
 
-RULES = _staff_rules()
+ALL_RULES = _prefixed_rules()
+
+
+def _params(rules):
+    return [
+        pytest.param(endpoint, rule, method, id=f"{method} {rule}")
+        for endpoint, rule, method, _ in rules
+    ]
+
+
+PROTECTED = [r for r in ALL_RULES if r[0] not in PUBLIC_ENDPOINTS]
+RULES = _params(PROTECTED)
 GETS = [p for p in RULES if p.values[2] == "GET"]
 POSTS = [p for p in RULES if p.values[2] != "GET"]
-ADMIN_RULES = [p for p in RULES if p.values[1].startswith("/admin")]
+_ROLE_OF = {(endpoint, rule, method): role for endpoint, rule, method, role in PROTECTED}
+
+
+def _can(user_role: str, required: str) -> bool:
+    """What ``User.can`` says, written out: the therapist role is its own."""
+    if "therapist" in (user_role, required):
+        return user_role == required
+    return user_role == "admin" or required == "coordinator"
+
+
+def _by_role(allowed: bool):
+    return [
+        pytest.param(role, endpoint, rule, method, id=f"{role} {method} {rule}")
+        for role in ROLES
+        for endpoint, rule, method, required in PROTECTED
+        if _can(role, required) == allowed
+    ]
 
 
 @pytest.fixture
-def targets(store):
-    """Real objects for the URL parameters, so an unprotected route would act, not 404."""
+def targets(app, store):
+    """Real objects for the URL parameters, so an unprotected route would act, not 404.
+
+    Therapist routes get a client referred to T2 (placement 1, the id a number in a
+    URL becomes); staff routes a client still waiting.
+    """
+    referred = store.add_intake(parse_intake(INTAKE)).client_id
+    placement = assign(store, referred, "T2", by="maria")
+    assert placement.id == 1
     client_id = store.add_intake(parse_intake(INTAKE)).client_id
     with Session(store.engine) as session, session.begin():
         session.add(UserRow(username="someone", password_hash="x", role="coordinator"))
-    return {"client_id": client_id, "username": "someone"}
+    return {"client_id": client_id, "referred_client_id": referred, "username": "someone"}
 
 
 def _url(app, endpoint: str, rule_text: str, method: str, targets: dict) -> str:
     (rule,) = [r for r in app.url_map.iter_rules(endpoint) if r.rule == rule_text]
+    own = {"client_id": targets["referred_client_id"]} if endpoint.startswith("therapist.") else {}
     values = {}
     for name in rule.arguments:
         converter = rule._converters.get(name)
-        values[name] = 1 if isinstance(converter, NumberConverter) else targets.get(name, "x")
+        if isinstance(converter, NumberConverter):
+            values[name] = 1
+        else:
+            values[name] = own.get(name, targets.get(name, "x"))
     return app.url_map.bind("localhost").build(endpoint, values, method=method)
+
+
+@pytest.fixture
+def log_in_as(login, therapist_login):
+    """Log the test client in with one of :data:`ROLES` (the therapist is T2)."""
+
+    def log_in(role: str):
+        return therapist_login("T2") if role == "therapist" else login(role)
+
+    return log_in
 
 
 def _token(client, path: str = "/login") -> str:
@@ -91,23 +147,40 @@ def _envelope(response, status: int) -> None:
 # --- the sweep ----------------------------------------------------------------------------
 
 
-def test_the_sweep_covers_the_staff_routes(app):
-    endpoints = {p.values[0] for p in RULES}
+def test_the_sweep_covers_the_protected_routes(app):
+    endpoints = {endpoint for endpoint, *_ in PROTECTED}
     assert {
         "coordinator.queue",
         "coordinator.client",
         "coordinator.place",
         "admin.users",
         "admin.add_user",
+        "admin.invite",
         "admin.audit_log",
         "admin.client",
         "admin.delete",
+        "therapist.home",
+        "therapist.accept",
+        "therapist.decline",
+        "therapist.client",
+        "therapist.feedback",
+        "therapist.profile",
     } <= endpoints
     for endpoint in endpoints:
         view = app.view_functions[endpoint]
         assert getattr(view, "required_role", None), f"{endpoint} is not behind login_required"
         if endpoint.startswith("admin."):
             assert view.required_role == "admin", endpoint
+        if endpoint.startswith("therapist."):
+            assert view.required_role == "therapist", endpoint
+    for role in ROLES:  # every role is refused something, and reaches something
+        assert any(_can(role, required) for *_, required in PROTECTED)
+        assert not all(_can(role, required) for *_, required in PROTECTED)
+
+
+def test_only_the_listed_routes_need_no_login(app):
+    public = {endpoint for endpoint, *_, role in ALL_RULES if role is None}
+    assert public == set(PUBLIC_ENDPOINTS)
 
 
 @pytest.mark.parametrize(("endpoint", "rule", "method"), GETS)
@@ -131,11 +204,13 @@ def test_anonymous_post_is_refused_and_changes_nothing(
     before = db_snapshot()
     without_token = client.open(url, method=method, data={"therapist_id": "T2"})
     assert without_token.status_code == 400  # the CSRF check comes first
-    with_token = client.open(
-        url,
-        method=method,
-        data={"csrf_token": token, "therapist_id": "T2", "confirm": targets["client_id"]},
-    )
+    data = {
+        "csrf_token": token,
+        "therapist_id": "T2",
+        "confirm": targets["client_id"],
+        "reason": "a reason",
+    }
+    with_token = client.open(url, method=method, data=data)
     assert _is_login_redirect(with_token), with_token.status_code
     as_json = client.open(
         url, method=method, headers=JSON, data={"csrf_token": token, "therapist_id": "T2"}
@@ -144,24 +219,38 @@ def test_anonymous_post_is_refused_and_changes_nothing(
     assert db_snapshot() == before
 
 
-@pytest.mark.parametrize(("endpoint", "rule", "method"), ADMIN_RULES)
-def test_a_coordinator_is_forbidden_every_admin_route(
-    app, client, targets, coordinator, db_snapshot, endpoint, rule, method
+@pytest.mark.parametrize(("role", "endpoint", "rule", "method"), _by_role(allowed=False))
+def test_every_role_is_forbidden_what_is_not_theirs(
+    app, client, targets, log_in_as, db_snapshot, role, endpoint, rule, method
 ):
+    log_in_as(role)
     url = _url(app, endpoint, rule, method, targets)
     token = _token(client, "/intake")
     before = db_snapshot()
-    data = {"csrf_token": token, "confirm": targets["client_id"], "active": "0"}
+    data = {
+        "csrf_token": token,
+        "confirm": targets["client_id"],
+        "active": "0",
+        "therapist_id": "T2",
+        "reason": "a reason",
+    }
     response = client.open(url, method=method, data=data)
     assert response.status_code == 403
-    assert "does not have access" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    if role == "therapist":
+        assert "Your own area is at /therapist/" in page
+        assert 'href="/coordinator/"' not in page and 'href="/admin/"' not in page
+    else:
+        assert "does not have access" in page
     _envelope(client.open(url, method=method, data=data, headers=JSON), 403)
     assert db_snapshot() == before
 
 
-@pytest.mark.parametrize(("endpoint", "rule", "method"), RULES)
-def test_an_admin_can_reach_everything(app, client, targets, login, endpoint, rule, method):
-    login("admin")
+@pytest.mark.parametrize(("role", "endpoint", "rule", "method"), _by_role(allowed=True))
+def test_every_role_reaches_what_is_theirs(
+    app, client, targets, log_in_as, role, endpoint, rule, method
+):
+    log_in_as(role)
     url = _url(app, endpoint, rule, method, targets)
     data = {"csrf_token": _token(client, "/intake")} if method != "GET" else None
     response = client.open(url, method=method, data=data)
@@ -186,12 +275,23 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
         "username": "newcomer",
         "password": PASSWORD,
         "role": "coordinator",
+        "reason": "a reason",
     }
     if sent is not None:
         data["csrf_token"] = sent
     response = client.open(url, method=method, data=data)
     assert response.status_code == 400
     assert "security token" in response.get_data(as_text=True)
+    assert db_snapshot() == before
+
+
+def test_the_invitation_page_needs_no_login_and_a_bad_link_changes_nothing(
+    client, db_snapshot, targets
+):
+    before = db_snapshot()
+    assert client.get("/therapist/join/not-a-token").status_code == 404
+    data = {"csrf_token": _token(client), "username": "sam", "password": PASSWORD}
+    assert client.post("/therapist/join/not-a-token", data=data).status_code == 404
     assert db_snapshot() == before
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from matcher import Matcher
 from matcher.clinic.placement import waiting_queue
 from matcher.schema import parse_intake
 
@@ -78,34 +79,63 @@ def test_assign_then_the_clients_page_shows_the_placement(client, store, coordin
 
 
 def test_a_full_therapist_gets_a_clear_no(client, store, coordinator):
-    stored = _waiting(store)
+    stored = _waiting(store, modality="either", city="Springfield")  # T5 fits but is full
     path = f"/coordinator/clients/{stored.client_id}"
-    client.post(f"{path}/assign", data={"csrf_token": _csrf(client, path), "therapist_id": "T5"})
+    client.post(
+        f"{path}/assign",
+        data={"csrf_token": _csrf(client, path), "therapist_id": "T5", "reason": "asked for"},
+    )
     page = client.get(path).get_data(as_text=True)
     assert "Not placed:" in page and "no longer available" in page
     assert store.intake(stored.client_id).status == "waiting"
 
 
-def test_override_needs_a_reason_and_is_recorded(client, store, coordinator):
-    stored = _waiting(store)
+def test_a_therapist_who_breaks_a_hard_constraint_is_refused_with_the_reason(
+    client, store, coordinator, db_snapshot
+):
+    stored = _waiting(store, language="french")  # T2 works in English only
     path = f"/coordinator/clients/{stored.client_id}"
     token = _csrf(client, path)
+    before = db_snapshot()
     client.post(
-        f"{path}/assign",
-        data={"csrf_token": token, "therapist_id": "T4", "kind": "override", "reason": ""},
+        f"{path}/assign", data={"csrf_token": token, "therapist_id": "T2", "reason": "insisted"}
     )
+    page = client.get(path).get_data(as_text=True)
+    assert "Not placed: Sam Lindqvist cannot be placed with this client" in page
+    assert "does not work in French" in page
+    assert {k: v for k, v in db_snapshot().items() if k != "audit_log"} == {
+        k: v for k, v in before.items() if k != "audit_log"
+    }  # only the coordinator's view of the page is audited
+
+
+def test_override_needs_a_reason_and_is_recorded(client, store, coordinator, fake_embedder):
+    stored = _waiting(store)
+    # the client was shown one suggestion; anyone else who fits is an override
+    matcher = Matcher.load("", embedder=fake_embedder, store=store)
+    (shown,) = matcher.rank(stored.record.with_client_id(stored.client_id), k=1)
+    store.save_ranking(
+        stored.client_id, matcher.rank(stored.record.with_client_id(stored.client_id), k=1)
+    )
+    other = next(
+        t
+        for t in matcher.eligible_therapists(stored.record)
+        if t["therapist_id"] != shown.therapist_id
+    )
+    path = f"/coordinator/clients/{stored.client_id}"
+    token = _csrf(client, path)
+    client.post(f"{path}/assign", data={"csrf_token": token, "therapist_id": other["therapist_id"]})
     assert store.intake(stored.client_id).status == "waiting"
+    assert "say why" in client.get(path).get_data(as_text=True)
     client.post(
         f"{path}/assign",
         data={
             "csrf_token": token,
-            "therapist_id": "T4",
-            "kind": "override",
-            "reason": "asked for Jo by name",
+            "therapist_id": other["therapist_id"],
+            "reason": "asked by name",
         },
     )
     page = client.get(path).get_data(as_text=True)
-    assert "override by coordinator-user" in page and "asked for Jo by name" in page
+    assert "override by coordinator-user" in page and "asked by name" in page
 
 
 def test_rematch_puts_the_client_back_in_the_queue(client, store, coordinator):

@@ -154,7 +154,14 @@ def test_delete_erases_everything_frees_the_place_and_leaves_an_audit_entry(stor
 
     deletion = delete_client(store, client, by="admin", embedding_models=["fake-bow"])
 
-    assert deletion.rows == {"feedback": 1, "rankings": 1, "outcomes": 1, "placements": 1}
+    assert deletion.rows == {
+        "contacts": 0,
+        "outbox": 0,
+        "feedback": 1,
+        "rankings": 1,
+        "outcomes": 1,
+        "placements": 1,
+    }
     assert deletion.freed_places == 1
     assert deletion.embeddings == len(client_text_keys({"story": STORY, "hopes": HOPES}, ["m"]))
     for table in (FeedbackRow, RankingRow, OutcomeRow, PlacementRow, IntakeRow):
@@ -219,3 +226,78 @@ def test_every_table_about_a_client_is_deleted_with_them():
     assert referring <= set(CLIENT_TABLES)
     for name in CLIENT_TABLES:
         assert "client_id" in Base.metadata.tables[name].c, name
+
+
+# --- contact details and notifications ----------------------------------------------------------
+
+CONTACT_EMAIL = "alex.private@example.org"
+
+
+def _client_with_contact_and_messages(store: Store):
+    """A web intake with contact details, a confirmation email and an urgent notice."""
+    from matcher.clinic.contacts import Contact, add_contact
+    from matcher.clinic.outbox import queue_intake_confirmation, queue_urgent_intake
+
+    def with_intake(session, client_id, token):
+        add_contact(
+            session, client_id, Contact("Alex", CONTACT_EMAIL, "", "email", "weekday evenings")
+        )
+        queue_intake_confirmation(
+            session,
+            client_id=client_id,
+            to=CONTACT_EMAIL,
+            name="Alex",
+            link=f"https://practice.example/matches/{token}",
+        )
+        queue_urgent_intake(
+            session, client_id=client_id, recipients=["maria@example.org"], link="https://q"
+        )
+
+    return store.add_intake(parse_intake(INTAKE), urgent=True, with_intake=with_intake)
+
+
+def test_export_includes_contact_details_and_messages_without_the_link_token(store):
+    stored = _client_with_contact_and_messages(store)
+    data = export_client(store, stored.client_id)
+
+    (contact,) = data["contacts"]
+    assert contact["preferred_name"] == "Alex" and contact["email"] == CONTACT_EMAIL
+    assert contact["method"] == "email" and contact["times"] == "weekday evenings"
+    messages = {m["kind"]: m for m in data["outbox"]}
+    assert set(messages) == {"intake_confirmation", "urgent_intake"}
+    assert messages["intake_confirmation"]["to_address"] == CONTACT_EMAIL
+    assert "We have your request" in messages["intake_confirmation"]["subject"]
+    assert isinstance(messages["urgent_intake"]["created_at"], str)
+    assert stored.token not in json.dumps(data)  # the link's key stays out of the download
+    rows = list(csv.reader(io.StringIO(export_client_csv(data))))
+    assert ("contacts", "email", CONTACT_EMAIL) in {(r[0], r[2], r[3]) for r in rows}
+    assert any(r[0] == "outbox" and r[2] == "body" for r in rows)
+
+    held = held_about(store, stored.client_id)
+    assert held["contacts"] == 1 and held["outbox"] == 2
+    assert CONTACT_EMAIL not in repr(held)
+
+
+def test_delete_erases_contact_details_and_messages(store):
+    from matcher.clinic.contacts import contact_of
+    from matcher.clinic.outbox import outbox_messages
+    from matcher.clinic.tables import ContactRow, OutboxRow
+
+    stored = _client_with_contact_and_messages(store)
+    other = _client_with_contact_and_messages(store)
+
+    deletion = delete_client(store, stored.client_id, by="admin")
+
+    assert deletion.rows["contacts"] == 1 and deletion.rows["outbox"] == 2
+    assert _count(store, ContactRow, stored.client_id) == 0
+    assert _count(store, OutboxRow, stored.client_id) == 0
+    assert contact_of(store, stored.client_id) is None
+    assert contact_of(store, other.client_id).email == CONTACT_EMAIL  # nobody else is touched
+    assert {m.client_id for m in outbox_messages(store)} == {other.client_id}
+    (entry,) = audit_entries(store, client_id=stored.client_id, action="delete_client")
+    assert entry.detail["deleted"]["contacts"] == 1 and entry.detail["deleted"]["outbox"] == 2
+    assert CONTACT_EMAIL not in repr(entry.detail)
+
+
+def test_contacts_and_the_outbox_are_client_tables():
+    assert {"contacts", "outbox"} <= set(CLIENT_TABLES)
