@@ -96,7 +96,7 @@ THANKS_MESSAGE = (
 )
 
 
-def _answers(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+def form_answers(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """The form's two sections as ``{item: value}`` for :func:`matcher.clinic.record_feedback`."""
 
     def section(name: str) -> dict[str, str]:
@@ -123,7 +123,9 @@ def _sentences(error: ValidationError) -> list[tuple[str, str]]:
     return [(anchor, field, sentence) for _, anchor, field, sentence in sorted(found)]
 
 
-def _render(template: str, status: int = 200, error: ValidationError | None = None, **context):
+def render_feedback(
+    template: str, status: int = 200, error: ValidationError | None = None, **context
+):
     listed = _sentences(error) if error else []
     return (
         render_template(
@@ -155,11 +157,11 @@ def client_form(token: str):
             flash("Your answers were not saved: you do not have a current therapist with us.")
         return back
     if request.method == "GET":
-        return _render("feedback.html", token=token)
+        return render_feedback("feedback.html", token=token)
     try:
-        record_feedback(store, intake.client_id, *_answers(request.form))
+        record_feedback(store, intake.client_id, *form_answers(request.form))
     except ValidationError as error:
-        return _render("feedback.html", 400, error, token=token)
+        return render_feedback("feedback.html", 400, error, token=token)
     except FeedbackError:
         flash("Your answers were not saved: you do not have a current therapist with us.")
         return back
@@ -183,7 +185,7 @@ def coordinator_form(client_id: str):
     if request.method == "POST":
         try:
             saved = record_feedback(
-                store, client_id, *_answers(request.form), entered_by=g.user.username
+                store, client_id, *form_answers(request.form), entered_by=g.user.username
             )
         except ValidationError as error:
             return _coordinator_page(intake, placement, 400, error)
@@ -202,7 +204,7 @@ def _coordinator_page(intake, placement, status: int = 200, error=None):
         for c in courses(current_store(), client_id=intake.client_id)
         if c.placement_id == placement.id
     ]
-    return _render(
+    return render_feedback(
         "coordinator/feedback.html",
         status,
         error,

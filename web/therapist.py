@@ -37,7 +37,7 @@ from matcher.vocab import AGE_GROUPS, LIST_SEPARATOR, STYLE_AXES
 from . import wording
 from .auth import login_required
 from .extensions import current_store
-from .feedback import _answers, _render
+from .feedback import form_answers, render_feedback
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -173,7 +173,7 @@ def _client_or_404(client_id: str):
 
 
 def _client_page(client, status: int = 200, error: ValidationError | None = None):
-    return _render(
+    return render_feedback(
         "therapist/client.html",
         status,
         error,
@@ -206,7 +206,10 @@ def feedback(client_id: str):
         return back
     try:
         saved = record_feedback(
-            current_store(), found.client_id, *_answers(request.form), entered_by=g.user.username
+            current_store(),
+            found.client_id,
+            *form_answers(request.form),
+            entered_by=g.user.username,
         )
     except ValidationError as error:
         return _client_page(found, 400, error)

@@ -292,6 +292,34 @@ class Store:
             outcomes=0 if outcomes is None else len(outcomes),
         )
 
+    def update_therapist(
+        self, record: dict[str, Any], extra: dict[str, Any], *, set_capacity: bool
+    ) -> None:
+        """Replace one therapist's validated record (their own profile edit).
+
+        Open places are written only with ``set_capacity``: otherwise the live
+        count stays as placements left it, even if one was made meanwhile.
+        """
+        values: dict[str, Any] = {
+            "record": _clean(record),
+            "extra": _clean(extra),
+            "name": record["name"],
+            "updated_at": now_utc(),
+        }
+        if set_capacity:
+            values["capacity"] = record["capacity"]
+        with Session(self.engine) as session, session.begin():
+            changed = session.execute(
+                update(TherapistRow)
+                .where(TherapistRow.therapist_id == record["therapist_id"])
+                .values(**values)
+            ).rowcount
+            if not changed:
+                raise NotFoundError(f"no therapist {record['therapist_id']!r}")
+            self.bump(session, "roster")
+            if set_capacity:
+                self.bump(session, "capacity")
+
     def _check_references(self, session, outcomes, therapists, intakes) -> None:
         known_therapists = set(session.scalars(select(TherapistRow.therapist_id)))
         known_clients = set(session.scalars(select(IntakeRow.client_id)))

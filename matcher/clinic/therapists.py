@@ -2,7 +2,7 @@
 
 A therapist edits the practical and stylistic parts of their roster record;
 the whole row is validated exactly like a ``therapists.csv`` row and stored
-through :meth:`Store.import_tables`, so a running matcher re-reads it (and
+through :meth:`Store.update_therapist`, so a running matcher re-reads it (and
 re-embeds only that therapist) on its next ranking. Their id and name stay
 with the administrator.
 
@@ -151,8 +151,7 @@ def update_profile(
     changed = [name for name in EDITABLE_FIELDS if record[name] != current[name]]
     if not changed:
         return current
-    validated["extra"] = [extra]
-    store.import_tables(therapists=validated)
+    store.update_therapist(record, extra, set_capacity="capacity" in changed)
     audit(store, by, "edit_profile", therapist_id=therapist_id, detail={"fields": changed})
     return therapist_profile(store, therapist_id)
 

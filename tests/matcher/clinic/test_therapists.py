@@ -31,6 +31,7 @@ from matcher.clinic import (
     validate_contact,
     waiting_queue,
 )
+from matcher.clinic import therapists as therapists_module
 from matcher.clinic.contacts import add_contact
 from matcher.clinic.tables import IntakeRow, InvitationRow
 from matcher.schema import parse_intake
@@ -281,3 +282,22 @@ def test_declining_frees_the_place_and_puts_the_client_back_in_the_queue(store):
     assert referrals_for(store, "T2") == [] and clients_of(store, "T2") == []
     (entry,) = audit_entries(store, action="decline_referral")
     assert (entry.actor, entry.client_id, entry.therapist_id) == ("sam", client_id, "T2")
+
+
+def test_a_profile_edit_never_gives_back_a_place_taken_meanwhile(store, monkeypatch):
+    """The edit reads the record, a coordinator takes a place, then the edit is stored:
+    the open places stay as the placement left them."""
+    client = store.add_intake(parse_intake(INTAKE)).client_id
+    read_profile = therapists_module._profile
+    placed = []
+
+    def read_then_place(row):
+        profile = read_profile(row)
+        if not placed:
+            placed.append(assign(store, client, "T2", by="maria"))  # meanwhile, elsewhere
+        return profile
+
+    monkeypatch.setattr(therapists_module, "_profile", read_then_place)
+    update_profile(store, "T2", {"fee": "95"}, by="sam")
+    assert therapist_profile(store, "T2")["fee"] == 95
+    assert store.capacities()["T2"] == 1  # 2 open places, one taken meanwhile
