@@ -40,6 +40,7 @@ from matcher.clinic import (
 
 from .auth import login_required
 from .extensions import current_matcher, current_store
+from .params import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -182,9 +183,9 @@ def set_user_active(username: str):
 def audit_log():
     client_id = request.args.get("client_id", "").strip()[:MAX_CLIENT_ID] or None
     action = request.args.get("action", "").strip() or None
-    page = request.args.get("page", 1, type=int)
-    if (action is not None and action not in AUDIT_ACTIONS) or page < 1:
-        abort(400)
+    page = page_number()
+    if action is not None and action not in AUDIT_ACTIONS:
+        abort(400, f"unknown action {action[:40]!r}")
     entries = audit_entries(
         current_store(),
         client_id=client_id,

@@ -14,23 +14,12 @@ from matcher.clinic import outbox_counts, outbox_messages
 from .auth import login_required
 from .extensions import current_store
 from .mail import delivery_state
+from .params import page_number
 
 bp = Blueprint("admin_outbox", __name__, url_prefix="/admin")
 
 PAGE_SIZE = 50
-#: Pages beyond this are refused: 500,000 messages is more than a practice sends.
-MAX_PAGE = 10_000
 STATUSES = ("pending", "sent", "failed")
-
-
-def _page() -> int:
-    raw = request.args.get("page", "1").strip()
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 5:
-        abort(400)
-    page = int(raw)
-    if not 1 <= page <= MAX_PAGE:
-        abort(400)
-    return page
 
 
 @bp.get("/outbox")
@@ -39,7 +28,7 @@ def outbox():
     status = request.args.get("status", "").strip() or None
     if status is not None and status not in STATUSES:
         abort(400)
-    page = _page()
+    page = page_number()
     store = current_store()
     messages = outbox_messages(
         store,

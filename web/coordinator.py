@@ -26,6 +26,7 @@ from . import wording
 from .auth import login_required
 from .charts import style_chart
 from .extensions import current_matcher, current_store, intake_or_404
+from .params import bounded_number
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
@@ -162,14 +163,7 @@ def end(client_id: str):
 
 def _spread() -> float:
     """The batch's spread, from 0 to ``MAX_SPREAD``; anything else (text, nan, inf) is a 400."""
-    text = request.values.get("spread", "") or "0"
-    try:
-        value = float(text)
-    except ValueError:
-        abort(400, "spread must be a number from 0 to 0.2")
-    if not 0.0 <= value <= MAX_SPREAD:  # also refuses nan
-        abort(400, f"spread must be a number from 0 to {MAX_SPREAD}")
-    return value
+    return bounded_number("spread", 0.0, MAX_SPREAD, default=0.0)
 
 
 @bp.get("/batch")

@@ -173,3 +173,10 @@ def test_batch_proposal_compares_with_greedy_and_confirms(client, store, coordin
     placed = [c for c in clients if store.intake(c).status == "placed"]
     assert len(placed) == len(placements)
     assert all(v >= 0 for v in store.capacities().values())
+
+
+@pytest.mark.parametrize("spread", ["nan", "inf", "-0.1", "0.5", "abc"])
+def test_a_batch_spread_out_of_range_is_refused_not_ignored(client, coordinator, spread):
+    response = client.get(f"/coordinator/batch?spread={spread}")
+    assert response.status_code == 400
+    assert "spread must be a number from 0 to 0.2" in response.get_data(as_text=True)
