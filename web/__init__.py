@@ -87,14 +87,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         intake,
         limits,
         mail,
+        proxies,
         results,
         security,
         therapist,
     )
 
     extensions.init_app(app)
+    proxies.init_app(app)
     security.init_app(app)
-    limits.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     mail.init_app(app)
@@ -108,4 +109,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(feedback.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(therapist.bp)
+    limits.init_app(app)  # wraps views, so after every blueprint is registered
     return app

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify, make_response, render_template, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from .security import API_PREFIX
+
+log = logging.getLogger(__name__)
 
 #: What to tell people, per status, instead of Werkzeug's developer-facing text.
 HTML_MESSAGES = {
@@ -28,7 +33,7 @@ def handle_http_exception(error: HTTPException):
         response, status = api_error(status, {"_": _api_message(error)})
     else:
         # A 400 carries a specific description (e.g. the CSRF message); others get plain words.
-        specific = status in (400, 429)
+        specific = status in (400, 429, 503)
         message = error.description if specific else HTML_MESSAGES.get(status, error.name)
         response = make_response(
             render_template(
@@ -58,10 +63,40 @@ def _api_message(error: HTTPException) -> str:
         )
     if status == 413:
         return "the request body is too large"
+    if status == 503:
+        return "the service is briefly unavailable; nothing was stored; try again shortly"
     if status >= 500:
         return "an internal error occurred; nothing was stored"
     return error.description or error.name
 
 
+class ServiceUnavailable(HTTPException):
+    code = 503
+    description = (
+        "Our system is briefly unavailable. Nothing was half-saved: please try again in a minute."
+    )
+
+
+def handle_database_down(error: Exception):
+    """The database is unreachable: a 503 that says so, logged in one line (no traceback:
+    the service recovers by itself when the database is back)."""
+    log.warning("database unavailable: %s", type(error).__name__)
+    response, status = handle_http_exception(ServiceUnavailable())
+    response.headers["Retry-After"] = "30"
+    return response, status
+
+
+def handle_undecodable(error: Exception):
+    """Input too deep or not valid text, wherever it is found: the client's fault, a 400."""
+    log.info("request refused: %s", type(error).__name__)
+    return handle_http_exception(
+        BadRequest("The request could not be read: it is nested too deeply or is not valid text.")
+    )
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(InterfaceError, handle_database_down)
+    app.register_error_handler(RecursionError, handle_undecodable)
+    app.register_error_handler(UnicodeError, handle_undecodable)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+import logging
+
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.datastructures import MultiDict
 
 from matcher import MatcherError, ValidationError
@@ -23,10 +34,12 @@ from .forms import (
     error_sentence,
     parse_intake_form,
 )
+from .limits import RateLimited
 from .results import render_results
 from .security import CSRFError
 
 bp = Blueprint("intake", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/")
@@ -84,6 +97,32 @@ def csrf_failed(error: CSRFError):
     return _render_form(request.form, {}, notice=error.description), 400
 
 
+@bp.errorhandler(RateLimited)
+def rate_limited(error: RateLimited):
+    """Too many intakes from this address: the form again, everything typed still there."""
+    response = make_response(_render_form(request.form, {}, notice=error.description), 429)
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+def database_unavailable(error: Exception):
+    """The database is down: nothing was half-written (the intake is one transaction), and
+    the form comes back with everything typed so the client can send it again shortly."""
+    log.warning("intake not stored: the database is unavailable (%s)", type(error).__name__)
+    response = make_response(_render_form(request.form, {}, notice=DATABASE_DOWN), 503)
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+DATABASE_DOWN = (
+    "We could not save your answers just now because our system is briefly unavailable. "
+    "Nothing was stored, and everything you wrote is still below: please send the form "
+    "again in a minute."
+)
+
+
 def _render_form(values: MultiDict, errors: dict[str, str], notice: str | None = None):
     ordered = sorted(errors.items(), key=lambda item: FORM_ORDER.get(item[0], len(FORM_ORDER)))
     sentences = {field: error_sentence(field, message) for field, message in ordered}
@@ -125,12 +164,15 @@ def _term_lists() -> dict[str, list[tuple[str, str]]]:
     """(term, label) options for the listed fields, from the roster in the database (kept
     per roster version: the form needs no model, and costs one counter read)."""
     store = current_store()
-    version = store.roster_version()
     cached = current_app.extensions.get(_TERMS)
-    if cached is None or cached[0] != version:
-        cached = (version, roster_terms(store))
-        current_app.extensions[_TERMS] = cached
-    vocabulary = cached[1]
+    try:
+        version = store.roster_version()
+        if cached is None or cached[0] != version:
+            cached = (version, roster_terms(store))
+            current_app.extensions[_TERMS] = cached
+    except (OperationalError, InterfaceError):
+        pass  # the database is down: the last lists known, or only "other"
+    vocabulary = cached[1] if cached is not None else {}
     return {
         field: [(term, label(kind, term)) for term in vocabulary.get(kind, [])]
         for field, kind in _LIST_KINDS.items()

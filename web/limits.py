@@ -1,70 +1,90 @@
-"""Rate limits on the endpoints people (or scripts) could hammer.
+"""Rate limits, with Flask-Limiter: per client address, counted in shared storage.
 
-Sliding windows per client address, in memory: each worker process counts
-on its own, so with N workers a client can make up to N times the limit.
-That bounds abuse without a shared store; put a proxy limit in front for more.
 Limits come from ``RATE_LIMITS`` in the config: endpoint -> (requests, seconds).
+Counts live where ``MATCHER_RATELIMIT_STORAGE`` says (``RATELIMIT_STORAGE_URI``
+in the config): ``memory://`` (the default) counts within one process, so use
+``redis://host:port`` when several worker processes serve. Behind a proxy the
+client's address comes from ``X-Forwarded-For`` only for the number of hops
+``MATCHER_TRUSTED_PROXIES`` says (see :mod:`web.proxies`); otherwise everyone
+would share the proxy's address and its limit.
+
+Only what costs us counts: an intake counts when it is stored (not when the
+form comes back with errors), a login when it fails. Accounts have their own
+throttle on failed passwords (:func:`matcher.clinic.authenticate`), apart from
+these per-address limits.
 """
 
 from __future__ import annotations
 
 import math
-import threading
+import os
 import time
-from collections import defaultdict, deque
+from collections.abc import Callable
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import TooManyRequests
 
+STORAGE_ENV = "MATCHER_RATELIMIT_STORAGE"
+EXTENSION = "matcher.limiter"
+
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
-    "intake.submit": (10, 3600),  # intakes per address per hour
-    "auth.login": (10, 900),  # login attempts per address per 15 minutes
+    "intake.submit": (10, 3600),  # stored intakes per address per hour
+    "auth.login": (10, 900),  # failed logins per address per 15 minutes
     "api.matches": (120, 60),  # API rankings per address per minute
 }
-_EXTENSION = "rate_limiter"
+
+#: Which responses count against each endpoint's limit (all, when not listed).
+COUNTED: dict[str, Callable[[Response], bool]] = {
+    "intake.submit": lambda response: response.status_code == 303,  # stored, redirected
+    "auth.login": lambda response: response.status_code == 401,  # a failed attempt
+}
 
 
-class SlidingWindow:
-    """Counts events per key over the last ``window`` seconds."""
+class RateLimited(TooManyRequests):
+    """429 with the wait in words and in ``Retry-After``; nothing was changed."""
 
-    def __init__(self):
-        self._events: dict[tuple, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def hit(self, key: tuple, limit: int, window: float, now: float | None = None) -> float:
-        """Record one event; returns 0 if allowed, else seconds until the next is allowed."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            events = self._events[key]
-            while events and events[0] <= now - window:
-                events.popleft()
-            if len(events) >= limit:
-                return events[0] + window - now
-            events.append(now)
-            return 0.0
-
-
-def check_rate_limit() -> None:
-    if request.method != "POST":
-        return
-    limits = current_app.config.get("RATE_LIMITS", DEFAULT_LIMITS)
-    rule = limits.get(request.endpoint or "")
-    if not rule:
-        return
-    limit, window = rule
-    wait = current_app.extensions[_EXTENSION].hit(
-        (request.endpoint, request.remote_addr), limit, window
-    )
-    if wait > 0:
-        error = TooManyRequests(
-            "Too many requests from your connection in a short time. Nothing was lost: "
-            f"please try again in {math.ceil(wait / 60)} minute(s).",
-            retry_after=math.ceil(wait),
+    def __init__(self, wait_seconds: float):
+        minutes = max(1, math.ceil(wait_seconds / 60))
+        super().__init__(
+            "Too many requests from your connection in a short time. Nothing was changed: "
+            f"please try again in {minutes} minute(s).",
+            retry_after=max(1, math.ceil(wait_seconds)),
         )
-        raise error
+
+
+def _limit_of(endpoint: str) -> Callable[[], str]:
+    def value() -> str:
+        requests, seconds = current_app.config["RATE_LIMITS"][endpoint]
+        return f"{requests} per {seconds} second"
+
+    return value
+
+
+def _breached(limit: RequestLimit) -> Response | None:
+    raise RateLimited(max(limit.reset_at - time.time(), 1))
 
 
 def init_app(app: Flask) -> None:
+    """One limiter per app, on the storage the config names; wraps the limited views."""
     app.config.setdefault("RATE_LIMITS", DEFAULT_LIMITS)
-    app.extensions[_EXTENSION] = SlidingWindow()
-    app.before_request(check_rate_limit)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get(STORAGE_ENV) or "memory://")
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        strategy="moving-window",
+        headers_enabled=False,  # Retry-After comes with our own 429
+        key_prefix="matcher",
+    )
+    app.extensions[EXTENSION] = limiter
+    for endpoint in app.config["RATE_LIMITS"]:
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            raise RuntimeError(f"RATE_LIMITS names {endpoint!r}, which is no endpoint")
+        app.view_functions[endpoint] = limiter.limit(
+            _limit_of(endpoint),
+            methods=["POST"],
+            deduct_when=COUNTED.get(endpoint),
+            on_breach=_breached,
+        )(view)

@@ -185,7 +185,9 @@ class Store:
         so an old schema is refused with a clear error instead of changed on start.
         """
         self.url = url or default_database_url()
-        self.engine = create_engine(self.url, future=True)
+        # pre_ping: a connection the database dropped (a restart) is replaced, not used,
+        # so the service recovers by itself when the database is back.
+        self.engine = create_engine(self.url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if upgrade:
