@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import getpass
 import secrets
+import time
 import unicodedata
 from urllib.parse import urlsplit
 
 import click
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     redirect,
@@ -32,8 +34,10 @@ from matcher import ValidationError
 from matcher.clinic import (
     ROLES,
     STAFF_ROLES,
+    AccountThrottled,
     audit,
     authenticate,
+    change_password,
     create_user,
     demo_therapist,
     end_sessions,
@@ -48,6 +52,12 @@ from .extensions import current_store
 bp = Blueprint("auth", __name__)
 _SESSION_USER = "user_id"
 _SESSION_VERSION = "session_version"
+_LOGGED_IN_AT = "logged_in_at"
+_SEEN_AT = "seen_at"
+#: A staff session ends after this long without a request, and this long after login
+#: whatever happens (config ``SESSION_IDLE_MINUTES`` and ``SESSION_MAX_HOURS``).
+DEFAULT_IDLE_MINUTES = 30
+DEFAULT_MAX_HOURS = 12
 #: The audit log's actor for a failed login with a name that is no account.
 UNKNOWN_ACTOR = "unknown"
 
@@ -60,11 +70,33 @@ def load_user() -> None:
     active is emptied.
     """
     user_id = session.get(_SESSION_USER)
-    g.user = get_user(current_store(), user_id) if user_id is not None else None
+    g.user = None
+    if user_id is None:
+        return
+    expired = _expired()
+    if expired:
+        session.clear()
+        flash(expired)
+        return
+    g.user = get_user(current_store(), user_id)
     if g.user is not None and session.get(_SESSION_VERSION) != g.user.session_version:
         g.user = None  # logged out elsewhere, or a cookie copied before a logout
-    if user_id is not None and g.user is None:
+    if g.user is None:
         session.clear()
+        return
+    session[_SEEN_AT] = int(time.time())
+
+
+def _expired() -> str | None:
+    """Why this session has ended by time, or None while it is current."""
+    now = time.time()
+    idle = current_app.config.get("SESSION_IDLE_MINUTES", DEFAULT_IDLE_MINUTES) * 60
+    longest = current_app.config.get("SESSION_MAX_HOURS", DEFAULT_MAX_HOURS) * 3600
+    if now - session.get(_SEEN_AT, 0) > idle:
+        return f"You were logged out after {idle // 60:.0f} minutes without activity."
+    if now - session.get(_LOGGED_IN_AT, 0) > longest:
+        return f"You were logged out: a session lasts at most {longest // 3600:.0f} hours."
+    return None
 
 
 def _wants_json() -> bool:
@@ -103,9 +135,10 @@ def _refuse(status: int):
 
 
 def login_required(role: str = "coordinator"):
-    """Allow the view only to a logged-in user with ``role`` (admins have every role)."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    """Allow the view only to a logged-in user with ``role`` (admins have every staff
+    role); ``"any"`` lets every logged-in account in (their own account pages)."""
+    if role not in (*ROLES, "any"):
+        raise ValueError(f"role must be one of {ROLES} or 'any', got {role!r}")
 
     def decorate(view):
         @functools.wraps(view)
@@ -113,7 +146,7 @@ def login_required(role: str = "coordinator"):
             user = g.get("user")
             if user is None:
                 return _refuse(401)
-            if not user.can(role):
+            if role != "any" and not user.can(role):
                 return _refuse(403)
             return view(*args, **kwargs)
 
@@ -150,24 +183,69 @@ def _safe_next(target: str | None, user) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         username = request.form.get("username", "")
-        user = authenticate(current_store(), username, request.form.get("password", ""))
+        try:
+            user = authenticate(current_store(), username, request.form.get("password", ""))
+        except AccountThrottled as throttled:
+            _audit_failed_login(username, action="login_throttled")
+            page = render_template("login.html", error=f"{str(throttled).capitalize()}.")
+            return page, 429, {"Retry-After": str(throttled.wait_seconds)}
         if user is None:
             _audit_failed_login(username)
-            error = "That username and password do not match an account."
+            error, status = "That username and password do not match an account.", 401
         else:
-            session.clear()  # a fresh session on login: no fixation
-            session[_SESSION_USER] = user.id
-            session[_SESSION_VERSION] = user.session_version
+            _start_session(user)
             audit(current_store(), user.username, "login")
             return redirect(_safe_next(request.args.get("next"), user))
-    status = 401 if error else 200
     return render_template("login.html", error=error), status
 
 
-def _audit_failed_login(username: str) -> None:
+def _start_session(user) -> None:
+    session.clear()  # a fresh session on login: no fixation
+    now = int(time.time())
+    session.update(
+        {
+            _SESSION_USER: user.id,
+            _SESSION_VERSION: user.session_version,
+            _LOGGED_IN_AT: now,
+            _SEEN_AT: now,
+        }
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required("any")
+def password():
+    """Change one's own password; every other session of the account ends."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = request.form
+        if form.get("new_password", "") != form.get("repeat_password", ""):
+            errors["repeat_password"] = "The two new passwords are not the same."
+        else:
+            try:
+                user = change_password(
+                    current_store(),
+                    g.user.id,
+                    form.get("current_password", ""),
+                    form.get("new_password", ""),
+                )
+            except ValidationError as error:
+                errors = {
+                    field: f"{message[:1].upper()}{message[1:]}."
+                    for field, message in error.by_field().items()
+                }
+            else:
+                audit(current_store(), user.username, "change_password")
+                session[_SESSION_VERSION] = user.session_version  # this session stays
+                flash("Your password is changed. Every other session of your account has ended.")
+                return redirect(home_for(user), 303)
+    return render_template("password.html", errors=errors), 400 if errors else 200
+
+
+def _audit_failed_login(username: str, action: str = "login_failed") -> None:
     """Record a failed login under the account's name, or "unknown" for a name that is none.
 
     What was typed as a username is not stored unless it is one: people type
@@ -176,7 +254,7 @@ def _audit_failed_login(username: str) -> None:
     typed = username.strip().lower()
     known = any(user.username == typed for user in list_users(current_store()))
     actor = typed if known else UNKNOWN_ACTOR
-    audit(current_store(), actor, "login_failed", detail={"known_account": known})
+    audit(current_store(), actor, action, detail={"known_account": known})
 
 
 @bp.post("/logout")

@@ -1,8 +1,12 @@
-"""Staff accounts and the audit log.
+"""Accounts and the audit log.
 
-Passwords are hashed with scrypt (a memory-hard KDF) and a random salt, and
-compared in constant time. The audit log records who viewed or changed what,
-never what a client wrote.
+Passwords are hashed with Argon2id (argon2-cffi's current parameters); a hash
+from an older scheme (scrypt) or weaker parameters is replaced at the next
+successful login. After ``FREE_ATTEMPTS`` failed passwords in a row an
+account makes the next attempt wait, doubling each time up to
+``MAX_LOCK_SECONDS``: guessing one account's password is throttled wherever the
+guesses come from, while its owner is held up for minutes, not locked out.
+The audit log records who viewed or changed what, never what a client wrote.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,35 +37,67 @@ STAFF_ROLES: tuple[str, ...] = ("coordinator", "admin")
 ROLES: tuple[str, ...] = ("therapist", *STAFF_ROLES)
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
-# scrypt cost: 2**15 x 8 x 1 takes ~32 MB and ~0.1 s; slow for guessing, fine for logins.
-_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+#: Failed passwords in a row before an account makes the next attempt wait.
+FREE_ATTEMPTS = 5
+FIRST_LOCK_SECONDS = 30
+MAX_LOCK_SECONDS = 15 * 60
+_HASHER = PasswordHasher()  # Argon2id with the library's current (RFC 9106) parameters
 
 
 def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$hash`` (base64), for :func:`verify_password`."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, maxmem=64 * 2**20, **_SCRYPT)
-    encode = base64.b64encode
-    n, r, p = _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"]
-    return f"scrypt${n}${r}${p}${encode(salt).decode()}${encode(digest).decode()}"
+    """An Argon2id hash (with its salt and parameters), for :func:`verify_password`."""
+    return _HASHER.hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored`` (Argon2id, or a legacy ``scrypt$`` hash)."""
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
     try:
-        kind, n, r, p, salt, digest = stored.split("$")
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a legacy scheme or weaker parameters than the current ones."""
+    return stored.startswith("scrypt$") or _HASHER.check_needs_rehash(stored)
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """Hashes made before Argon2 (``scrypt$n$r$p$salt$hash``); replaced at the next login."""
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=64 * 2**20,
+        )
     except ValueError:
         return False
-    if kind != "scrypt":
-        return False
-    candidate = hashlib.scrypt(
-        password.encode(),
-        salt=base64.b64decode(salt),
-        n=int(n),
-        r=int(r),
-        p=int(p),
-        maxmem=64 * 2**20,
-    )
     return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+class AccountThrottled(MatcherError):
+    """Too many failed passwords for this account: the next attempt must wait."""
+
+    def __init__(self, wait_seconds: float):
+        self.wait_seconds = max(1, math.ceil(wait_seconds))
+        minutes = max(1, math.ceil(self.wait_seconds / 60))
+        super().__init__(
+            "too many wrong passwords for this account in a row; "
+            f"please try again in {minutes} minute(s)"
+        )
+
+
+def lock_seconds(failures: int) -> float:
+    """How long an account waits after ``failures`` failed passwords in a row."""
+    if failures < FREE_ATTEMPTS:
+        return 0.0
+    return float(min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures - FREE_ATTEMPTS)))
 
 
 @dataclass(frozen=True)
@@ -149,18 +188,71 @@ def create_user(
     return _user(row)
 
 
-def authenticate(store: Store, username: str, password: str) -> User | None:
+def authenticate(
+    store: Store, username: str, password: str, *, now: datetime | None = None
+) -> User | None:
     """The user when the password matches an active account, else None.
 
     An unknown name costs the same hashing time as a wrong password, so the
-    response time does not reveal which names exist.
+    response time does not reveal which names exist. A successful login
+    replaces an outdated hash and clears the failure count.
+
+    Raises
+    ------
+    AccountThrottled
+        The account is waiting out failed attempts; the password is not checked.
     """
-    with Session(store.engine) as session:
-        row = session.scalar(select(UserRow).where(UserRow.username == username.strip().lower()))
-    if row is None or not row.active:
-        verify_password(password, _DUMMY_HASH)
+    now = now or datetime.now(UTC)
+    name = username.strip().lower()
+    with Session(store.engine) as session, session.begin():
+        row = session.scalar(select(UserRow).where(UserRow.username == name).with_for_update())
+        if row is None or not row.active:
+            verify_password(password, _DUMMY_HASH)
+            return None
+        locked_until = _aware(row.locked_until)
+        if locked_until is not None and locked_until > now:
+            raise AccountThrottled((locked_until - now).total_seconds())
+        if not verify_password(password, row.password_hash):
+            row.failed_logins = (row.failed_logins or 0) + 1
+            wait = lock_seconds(row.failed_logins)
+            row.locked_until = now + timedelta(seconds=wait) if wait else None
+            return None
+        row.failed_logins, row.locked_until = 0, None
+        if needs_rehash(row.password_hash):
+            row.password_hash = hash_password(password)
+        return _user(row)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
         return None
-    return _user(row) if verify_password(password, row.password_hash) else None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def change_password(store: Store, user_id: int, current: str, new: str) -> User:
+    """Set a new password after checking the current one; every other session ends.
+
+    Raises
+    ------
+    ValidationError
+        The current password is wrong, or the new one is too short.
+    """
+    problems = []
+    if len(new) < MIN_PASSWORD_LENGTH:
+        problems.append(
+            Problem("new_password", f"must be at least {MIN_PASSWORD_LENGTH} characters long")
+        )
+    with Session(store.engine, expire_on_commit=False) as session, session.begin():
+        row = session.get(UserRow, user_id)
+        if row is None or not row.active:
+            raise NotFoundError("no such account")
+        if not verify_password(current, row.password_hash):
+            problems.insert(0, Problem("current_password", "is not your current password"))
+        if problems:
+            raise ValidationError(problems)
+        row.password_hash = hash_password(new)
+        row.session_version = (row.session_version or 0) + 1
+    return _user(row)
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
@@ -235,6 +327,8 @@ AUDIT_ACTIONS = frozenset(
         "edit_profile",
         "invite_therapist",
         "view_client",
+        "change_password",
+        "login_throttled",
     }
 )
 

@@ -163,6 +163,9 @@ class UserRow(Base):
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     #: Bumped on logout and password change: session cookies carry it, older ones stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=0)
+    #: Failed passwords in a row, and until when the account makes the next attempt wait.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class InvitationRow(Base):

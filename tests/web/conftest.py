@@ -8,6 +8,7 @@ import pytest
 
 from matcher.clinic.store import Store
 from matcher.schema import read_csv
+from tests.sessions import sign_in
 from web import create_app
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -126,9 +127,7 @@ def login(client, store):
 
     def log_in(role: str = "coordinator", username: str | None = None):
         user = create_user(store, username or f"{role}-user", "a-long-test-password", role)
-        with client.session_transaction() as session:
-            session["user_id"] = user.id
-            session["session_version"] = user.session_version
+        sign_in(client, user)
         return user
 
     return log_in
@@ -170,9 +169,7 @@ def therapist_login(client, store):
             "therapist",
             therapist_id=therapist_id,
         )
-        with client.session_transaction() as session:
-            session["user_id"] = user.id
-            session["session_version"] = user.session_version
+        sign_in(client, user)
         return user
 
     return log_in

@@ -21,7 +21,7 @@ from matcher.clinic.tables import UserRow
 from matcher.schema import parse_intake
 from web import create_app
 
-STAFF_PREFIXES = ("/coordinator/", "/admin/", "/therapist/")
+STAFF_PREFIXES = ("/coordinator/", "/admin/", "/therapist/", "/account/")
 #: Routes under those prefixes that need no login, and why.
 PUBLIC_ENDPOINTS = {
     "therapist.join": "the one-time invitation link is the key",
@@ -73,7 +73,10 @@ _ROLE_OF = {(endpoint, rule, method): role for endpoint, rule, method, role in P
 
 
 def _can(user_role: str, required: str) -> bool:
-    """What ``User.can`` says, written out: the therapist role is its own."""
+    """What ``User.can`` says, written out: the therapist role is its own; "any" is every
+    logged-in account (their own account pages)."""
+    if required == "any":
+        return True
     if "therapist" in (user_role, required):
         return user_role == required
     return user_role == "admin" or required == "coordinator"
@@ -173,6 +176,7 @@ def test_the_sweep_covers_the_protected_routes(app):
             assert view.required_role == "admin", endpoint
         if endpoint.startswith("therapist."):
             assert view.required_role == "therapist", endpoint
+    assert ("auth.password", "/account/password", "POST", "any") in PROTECTED
     for role in ROLES:  # every role is refused something, and reaches something
         assert any(_can(role, required) for *_, required in PROTECTED)
         assert not all(_can(role, required) for *_, required in PROTECTED)

@@ -35,6 +35,7 @@ from matcher.clinic import (
 )
 from matcher.clinic.tables import OutboxRow
 from matcher.schema import parse_intake
+from tests.sessions import sign_in
 from web import create_app
 
 INTAKE = {
@@ -435,8 +436,7 @@ def test_without_smtp_messages_stay_pending_and_admins_see_them(
     assert app.extensions["matcher.outbox_sender"] is None
     admin = create_user(store, "ada", "a-long-test-password", "admin")
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["user_id"], session["session_version"] = admin.id, admin.session_version
+    sign_in(client, admin)
     page = client.get("/admin/outbox").get_data(as_text=True)
     assert "Body of message 0." in page and "ana@example.org" in page and "pending" in page
     assert "Email is not set up" in page
