@@ -55,8 +55,15 @@ class _Bad(Exception):
 # --- field parsers: raw text in, normalised value out ------------------------------------
 
 
+_SCALARS = (str, int, float)  # bool is an int
+
+
 def _as_text(value: Any) -> str:
-    """Turn whatever a caller gave (str, number, list, None, NaN) into trimmed text."""
+    """Turn what a caller gave (str, number, a list of those, None, NaN) into trimmed text.
+
+    Raises ``_Bad`` for an object, a nested list, or text that is not text (a NUL
+    character, a lone surrogate), so wrong shapes are refused rather than coerced.
+    """
     if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):
@@ -64,8 +71,19 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple | set | frozenset):
+        if not all(item is None or isinstance(item, _SCALARS) for item in value):
+            raise _Bad("expected a list of words or numbers, not a nested list or an object")
         return LIST_SEPARATOR.join(_as_text(item) for item in value)
-    return str(value).strip()
+    if not isinstance(value, _SCALARS):
+        raise _Bad(f"expected text or a number, not {type(value).__name__}")
+    text = str(value)
+    if "\x00" in text:
+        raise _Bad("contains a NUL character, which is not text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Bad("contains a lone surrogate character, which is not valid text") from None
+    return text.strip()
 
 
 def _parse_id(text: str) -> str:
@@ -205,6 +223,8 @@ class Field:
     blank: Any = None
 
     def value_of(self, raw: Any) -> Any:
+        if isinstance(raw, list | tuple | set | frozenset) and not isinstance(self.blank, list):
+            raise _Bad("expected a single value, not a list")
         text = _as_text(raw)
         if not text:
             if self.required:
@@ -219,7 +239,7 @@ THERAPIST_FIELDS: tuple[Field, ...] = (
     Field("therapist_id", _parse_id, required=True),
     Field("name", _parse_short, required=True),
     Field("gender", lambda t: _normalise_tag(_parse_short(t))),
-    Field("languages", _terms("language"), required=True),
+    Field("languages", _terms("language"), required=True, blank=[]),
     Field("specialties", _parse_tags, blank=[]),
     Field("modalities", _terms("therapy_type"), blank=[]),
     Field("approach", _parse_long, required=True),
@@ -485,7 +505,8 @@ def parse_intake(intake: Mapping[str, Any], *, require_id: bool = False) -> Inta
     if not isinstance(intake, Mapping):
         raise ValidationError([Problem("_", "expected an object of intake fields")])
     raw = dict(intake)
-    if not require_id and not _as_text(raw.get("client_id")):
+    given = raw.get("client_id")
+    if not require_id and (given is None or (isinstance(given, str) and not given.strip())):
         raw["client_id"] = "anonymous"
     record, problems = _validate_record(raw, INTAKE_FIELDS, _intake_rules, None, None)
     if problems:

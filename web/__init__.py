@@ -74,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.lstrip_blocks = True
 
     from . import (
+        access_log,
         admin,
         admin_data,
         admin_outbox,
@@ -93,8 +94,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         therapist,
     )
 
+    app.config.setdefault("BODY_LIMITS", {"admin_data.import_roster": admin_data.MAX_ROSTER_BYTES})
     extensions.init_app(app)
     proxies.init_app(app)
+    access_log.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

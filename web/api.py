@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from matcher import MatcherError, Problem, ValidationError
+from matcher.ranking import POLICIES
 from matcher.schema import parse_intake
 
 from .errors import api_error
 from .extensions import current_matcher
+from .json_body import json_object
 
 MAX_K = 20
 
@@ -26,17 +28,21 @@ def matches():
     """Rank therapists for the intake in the body; stores nothing.
 
     The body is an object keyed by the ``intakes.csv`` column names, plus an
-    optional ``"k"`` (1..20, default the app's ``MATCHES_K``).
+    optional ``"k"`` (1..20, default the app's ``MATCHES_K``) and an optional
+    ``"policy"`` ("deterministic" or "explore", default the configured policy).
     """
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return api_error(
-            400, {"_": "expected a JSON object of intake fields (Content-Type: application/json)"}
-        )
+    try:
+        body = json_object()
+    except ValidationError as error:
+        return api_error(400, error.by_field())
     problems: list[Problem] = []
     k = body.get("k", current_app.config["MATCHES_K"])
     if not _is_k(k):
         problems.append(Problem("k", f"expected a whole number from 1 to {MAX_K}, got {k!r:.40}"))
+    policy = body.get("policy")
+    if policy is not None and policy not in POLICIES:
+        choices = " or ".join(f'"{p}"' for p in POLICIES)
+        problems.append(Problem("policy", f"expected {choices}, got {policy!r:.40}"))
     try:
         record = parse_intake(body)
     except ValidationError as error:
@@ -44,10 +50,11 @@ def matches():
     if problems:
         return api_error(400, ValidationError(problems).by_field())
     try:
-        ranking = current_matcher().rank(record, k=k, remember=False)  # stores nothing
+        # stores nothing
+        ranking = current_matcher().rank(record, k=k, remember=False, policy=policy)
     except MatcherError as error:
         return api_error(503, {"_": f"cannot rank right now: {error}"})
-    return jsonify({"ok": True, "data": ranking.as_dict()})
+    return jsonify({"ok": True, "data": ranking.as_dict(log=False)})
 
 
 def _is_k(value: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -35,6 +35,13 @@ def handle_http_exception(error: HTTPException):
         # A 400 carries a specific description (e.g. the CSRF message); others get plain words.
         specific = status in (400, 429, 503)
         message = error.description if specific else HTML_MESSAGES.get(status, error.name)
+        upload_limit = current_app.config.get("BODY_LIMITS", {}).get(request.endpoint)
+        if status == 413 and upload_limit:
+            message = (
+                f"The file is larger than the {upload_limit / 2**20:.0f} MB an upload here may "
+                "be. Nothing was imported. Split the file, or import it on the server with "
+                "`matcher import` (see docs/data-format.md)."
+            )
         response = make_response(
             render_template(
                 "404.html" if status == 404 else "error.html",

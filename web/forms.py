@@ -188,7 +188,9 @@ def parse_intake_form(form: MultiDict) -> IntakeSubmission:
     if safety not in ("", "yes", "no"):
         problems.append(Problem(SAFETY, "choose yes or no"))
     note = form.get(SUPPORT_NOTE, "").strip()
-    if len(note) > MAX_SUPPORT_NOTE_CHARS:
+    if "\x00" in note:
+        problems.append(Problem(SUPPORT_NOTE, "contains a NUL character, which is not text"))
+    elif len(note) > MAX_SUPPORT_NOTE_CHARS:
         problems.append(
             Problem(
                 SUPPORT_NOTE,

@@ -60,6 +60,15 @@ def validate_contact(raw: Mapping[str, Any]) -> Contact:
     """
     name, email, phone = _text(raw, "preferred_name"), _text(raw, "email"), _text(raw, "phone")
     method, times = _text(raw, "method").lower(), _text(raw, "times")
+    not_text = [
+        key
+        for key in ("preferred_name", "email", "phone", "method", "times")
+        if "\x00" in _text(raw, key)
+    ]
+    if not_text:
+        raise ValidationError(
+            [Problem(key, "contains a NUL character, which is not text") for key in not_text]
+        )
     problems: list[Problem] = []
     if not name:
         problems.append(Problem("preferred_name", "is required, so we know what to call you"))

@@ -7,8 +7,10 @@ import re
 
 import pytest
 
+from matcher.clinic.accounts import create_user
 from matcher.learning import registry
 from matcher.simulation import simulate_world
+from tests.sessions import sign_in
 
 
 def _csrf(client, path):
@@ -86,3 +88,36 @@ def test_admin_sees_models_and_rolls_back_and_promotes(client, login, two_versio
     assert registry.read_registry(two_versions)["current"] == second
     response = client.post("/admin/models/promote", data={"csrf_token": token, "version": "x"})
     assert "Nothing changed" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def _padded_roster(fixtures_dir, size: int) -> bytes:
+    """The fixture roster with a long extra column, about ``size`` bytes in all."""
+    lines = (fixtures_dir / "therapists.csv").read_text().splitlines()
+    pad = "x" * (size // (len(lines) - 1))
+    padded = [lines[0] + ",padding"] + [f"{line},{pad}" for line in lines[1:]]
+    return ("\n".join(padded) + "\n").encode()
+
+
+def test_a_roster_over_the_app_wide_limit_is_accepted_up_to_its_own(make_app, store, fixtures_dir):
+    """The roster's limit applies before the form (and its CSRF token) is read."""
+    app = make_app(BODY_LIMITS={"admin_data.import_roster": 3 * 2**20})
+    client = app.test_client()
+    sign_in(client, create_user(store, "ada", "a-long-test-password", "admin"))
+    token = _csrf(client, "/admin/roster")
+    body = _padded_roster(fixtures_dir, int(1.05 * 2**20))  # over the app's 1 MB
+    response = client.post(
+        "/admin/roster",
+        data={"csrf_token": token, "therapists": (io.BytesIO(body), "therapists.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+
+    too_big = _padded_roster(fixtures_dir, int(3.2 * 2**20))
+    response = client.post(
+        "/admin/roster",
+        data={"csrf_token": token, "therapists": (io.BytesIO(too_big), "therapists.csv")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "larger than the 3 MB an upload here may be" in page and "Nothing was imported" in page

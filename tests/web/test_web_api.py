@@ -85,20 +85,30 @@ def test_every_bad_field_is_named_at_once(client):
 
 
 @pytest.mark.parametrize(
-    ("data", "content_type"),
+    ("data", "content_type", "message"),
     [
-        ("language=english", "application/x-www-form-urlencoded"),
-        ("{not json", "application/json"),
-        ('{"language": "english"}', "text/plain"),
+        (
+            "language=english",
+            "application/x-www-form-urlencoded",
+            "expected a JSON object of intake fields (Content-Type: application/json)",
+        ),
+        (
+            "{not json",
+            "application/json",
+            "the body is not valid JSON: Expecting property name enclosed in double quotes",
+        ),
+        (
+            '{"language": "english"}',
+            "text/plain",
+            "expected a JSON object of intake fields (Content-Type: application/json)",
+        ),
+        ('["english"]', "application/json", "expected a JSON object of intake fields"),
     ],
 )
-def test_non_json_body_is_400(client, data, content_type):
+def test_non_json_body_is_400(client, data, content_type, message):
     response = client.post("/api/v1/matches", data=data, content_type=content_type)
     assert response.status_code == 400
-    assert response.get_json() == {
-        "ok": False,
-        "errors": {"_": "expected a JSON object of intake fields (Content-Type: application/json)"},
-    }
+    assert response.get_json() == {"ok": False, "errors": {"_": message}}
 
 
 def test_wrong_method_is_405_json(client):

@@ -81,3 +81,68 @@ def test_api_never_fails_on_any_bytes(api, raw):
     response = api.post("/api/v1/matches", data=raw, content_type="application/json")
     assert response.status_code == 400 or response.status_code == 200
     _check(response)
+
+
+# --- the crafted bodies a hostile probe sent, and their kind -------------------------------
+
+CRAFTED = {
+    "a lone surrogate in story": (
+        '{"story": "\\ud800", "language": "english", "modality": "either"}',
+        "story",
+    ),
+    "concerns nested 350 deep": (
+        '{"language": "english", "modality": "either", "concerns": '
+        + "[" * 350
+        + '"x"'
+        + "]" * 350
+        + "}",
+        "_",
+    ),
+    "a body nested 5,000 deep": ("[" * 5000 + "]" * 5000, "_"),
+    "an object as story": (
+        '{"story": {"a": 1}, "language": "english", "modality": "either", "concerns": "x"}',
+        "story",
+    ),
+    "an array as language": (
+        '{"language": ["english"], "modality": "either", "concerns": "anxiety"}',
+        "language",
+    ),
+    "a NUL in hopes": (
+        '{"hopes": "a\\u0000b", "language": "english", "modality": "either", "concerns": "x"}',
+        "hopes",
+    ),
+    "NaN as max_fee": (
+        '{"max_fee": NaN, "language": "english", "modality": "either", "concerns": "x"}',
+        "_",
+    ),
+    "a nested list in concerns": (
+        '{"concerns": [["anxiety"]], "language": "english", "modality": "either"}',
+        "concerns",
+    ),
+    "not UTF-8": (b'{"story": "\xff\xfe"}', "_"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_crafted_bodies_are_a_400_naming_the_field(api, name, caplog):
+    body, field = CRAFTED[name]
+    response = api.post(
+        "/api/v1/matches", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)[:200]
+    errors = response.get_json()["errors"]
+    assert field in errors and errors[field]
+    assert "Traceback" not in caplog.text
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(alphabet=st.one_of(st.characters(), st.sampled_from("\x00\ud800\udfff")), max_size=30)
+)
+def test_any_string_in_any_field_is_never_a_5xx(api, text):
+    body = {"language": "english", "modality": "either", "concerns": "anxiety", "story": text}
+    raw = json.dumps(body)  # json escapes lone surrogates as \\udXXX, as a hostile client would
+    response = api.post("/api/v1/matches", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "story" in response.get_json()["errors"]

@@ -116,3 +116,31 @@ def test_style_chart_positions_and_text_alternative():
         "Past or present: you would like in the middle; Sam works slightly towards "
         "“The past”" in chart.description
     )
+
+
+def test_a_nul_in_any_intake_field_is_an_error_beside_it_with_everything_kept(
+    submit, intake_form, db_snapshot, client
+):
+    client.get("/intake")
+    before = db_snapshot()
+    nul = {"story": "I worry\x00", "support_note": "my sister\x00", "email": "a\x00@b.org"}
+    response = submit({**intake_form, **nul})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert page.lower().count("contains a nul character") >= 3
+    assert "I worry" in page  # what was typed is kept (without the NUL)
+    assert {k: v for k, v in db_snapshot().items() if k != "embeddings"} == {
+        k: v for k, v in before.items() if k != "embeddings"
+    }
+
+
+def test_a_nul_in_another_form_is_refused_whole(client, login, store):
+    user = login("coordinator")
+    page = client.get("/account/password").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": "x\x00", "new_password": "y" * 12},
+    )
+    assert response.status_code == 400 and "NUL character" in response.get_data(as_text=True)
+    assert user.session_version == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+from web.access_log import TokenMasking
+
 
 def test_a_full_flow_leaves_no_sensitive_text_in_the_logs(
     client, store, intake_form, caplog, login
@@ -39,3 +41,30 @@ def test_a_full_flow_leaves_no_sensitive_text_in_the_logs(
     for secret in ("ZEBRA", "QUOKKA", "PANGOLIN", "Rosa", "lake house"):
         assert secret not in logged
     assert "safety" not in logged.lower()
+
+
+def test_private_tokens_never_reach_the_access_log(submit, intake_form, token_of, client, caplog):
+    caplog.set_level(logging.INFO)
+    token = token_of(submit(intake_form))
+    client.get(f"/matches/{token}")
+    client.get(f"/matches/{token}/feedback")
+    client.get("/therapist/join/secret-invitation-token")
+    lines = [r.getMessage() for r in caplog.records if r.name == "web.access"]
+    assert any('"GET /matches/[token]" 200' in line for line in lines)
+    assert any("/therapist/join/[token]" in line for line in lines)
+    assert not any(token in r.getMessage() for r in caplog.records)
+    assert "secret-invitation-token" not in caplog.text
+
+
+def test_the_development_servers_request_lines_are_masked_too():
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - "%s" %s',
+        ("127.0.0.1", "GET /matches/Abc-123_x HTTP/1.1", "200"),
+        None,
+    )
+    assert TokenMasking().filter(record)
+    assert record.getMessage() == '127.0.0.1 - - "GET /matches/[token] HTTP/1.1" 200'

@@ -36,3 +36,11 @@ def test_production_refuses_a_schema_that_was_not_upgraded(monkeypatch, tmp_path
     assert matcher_main(["--database-url", url, "db", "upgrade"]) == 0
     assert "is current" in capsys.readouterr().out
     create_app({"DATABASE_URL": url, "SECRET_KEY": "x" * 40})  # starts once upgraded
+
+
+def test_production_sends_hsts_and_development_does_not(make_app, monkeypatch):
+    production = make_app(PRODUCTION=True, SECRET_KEY="s" * 40).test_client()
+    assert production.get("/intake").headers["Strict-Transport-Security"].startswith(
+        "max-age=31536000"
+    )
+    assert "Strict-Transport-Security" not in make_app().test_client().get("/intake").headers
