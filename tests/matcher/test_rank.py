@@ -47,6 +47,16 @@ def test_top_match_follows_stated_style_and_concerns(matcher):
     assert matcher.rank(warm)[0].therapist_id == "T4"
 
 
+def test_a_preferred_kind_of_therapy_counts_but_rules_no_one_out(matcher):
+    plain = {s.therapist_id: s for s in matcher.rank(BASE_INTAKE, k=5)}
+    wanting = matcher.rank({**BASE_INTAKE, "therapy_type": "Eye movement desensitisation"}, k=5)
+    by_id = {s.therapist_id: s for s in wanting}
+    assert set(by_id) == set(plain)  # a soft preference: the same people can take the client
+    assert by_id["T3"].score > plain["T3"].score  # T3 offers EMDR
+    assert by_id["T1"].score == pytest.approx(plain["T1"].score)  # T1 does not
+    assert any("offers EMDR" in reason for reason in by_id["T3"].reasons)
+
+
 def test_reasons_name_what_drove_the_score(matcher):
     best = matcher.rank({**BASE_INTAKE, "directive": 3, "challenge": 3})[0]
     text = " ".join(best.reasons)
