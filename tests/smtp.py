@@ -25,6 +25,18 @@ class Collector:
             self.messages.append(envelope)
         return "250 Message accepted for delivery"
 
+    def subjects(self) -> list[str]:
+        with self.lock:
+            return [header(e, "Subject") for e in self.messages]
+
+
+def header(envelope, name: str) -> str:
+    """One header of a received message, as sent."""
+    for line in envelope.content.decode().splitlines():
+        if line.lower().startswith(name.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
 
 def free_port() -> int:
     with socket.socket() as sock:

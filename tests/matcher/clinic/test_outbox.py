@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -36,6 +34,7 @@ from matcher.clinic import (
 from matcher.clinic.tables import OutboxRow
 from matcher.schema import parse_intake
 from tests.sessions import sign_in
+from tests.smtp import Collector, SmtpServer, header
 from web import create_app
 
 INTAKE = {
@@ -53,71 +52,6 @@ T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 def database_url(any_database_url):
     """Claiming messages must be safe on SQLite and on PostgreSQL alike."""
     return any_database_url
-
-
-class Collector:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self):
-        self.messages: list = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        with self.lock:
-            self.messages.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def subjects(self) -> list[str]:
-        with self.lock:
-            return [_header(e, "Subject") for e in self.messages]
-
-
-def _header(envelope, name: str) -> str:
-    for line in envelope.content.decode().splitlines():
-        if line.lower().startswith(name.lower() + ":"):
-            return line.split(":", 1)[1].strip()
-    return ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SmtpServer:
-    """A real SMTP server on 127.0.0.1 that can be stopped and started again on its port."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.handler = Collector()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def received(self) -> list:
-        return self.handler.messages
-
-    def settings(self, **changes) -> SmtpSettings:
-        values = {
-            "host": "127.0.0.1",
-            "port": self.port,
-            "security": "none",
-            "username": None,
-            "password": None,
-            "from_address": "Practice <noreply@practice.example>",
-            "timeout": 5.0,
-            **changes,
-        }
-        return SmtpSettings(**values)
 
 
 @pytest.fixture
@@ -281,7 +215,7 @@ def test_a_queued_message_is_delivered_and_marked_sent(store, smtp):
     assert (report.sent, report.retried, report.failed) == (1, 0, 0)
     (envelope,) = smtp.received
     assert envelope.rcpt_tos == ["ana@example.org"]
-    assert _header(envelope, "Subject") == "Message 0"
+    assert header(envelope, "Subject") == "Message 0"
     assert "Body of message 0." in envelope.content.decode()
     (message,) = outbox_messages(store)
     assert message.status == "sent" and _utc(message.sent_at) == T0 and message.attempts == 0
