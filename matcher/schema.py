@@ -13,282 +13,100 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .errors import Problem, ValidationError
-from .terms import age_group, age_groups, canonical
+from .fields import (
+    BadValue,
+    Field,
+    as_text,
+    normalise_tag,
+    parse_age_group,
+    parse_age_groups,
+    parse_bool,
+    parse_click,
+    parse_count,
+    parse_id,
+    parse_long,
+    parse_modality,
+    parse_number,
+    parse_short,
+    parse_slots,
+    parse_style,
+    parse_tags,
+    term,
+    terms,
+)
 from .vocab import (
     ALLIANCE_MAX,
     DEFAULT_AGE_GROUPS,
-    FALSE_WORDS,
     INTAKE_COLUMNS,
-    LIST_SEPARATOR,
-    MODALITIES,
     OPTIONAL_THERAPIST_COLUMNS,
     OUTCOME_COLUMNS,
-    SLOTS,
     STYLE_AXES,
-    STYLE_MAX,
-    STYLE_MIN,
     THERAPIST_COLUMNS,
-    TRUE_WORDS,
 )
 
-MAX_TEXT_CHARS = 5000
-MAX_SHORT_CHARS = 200
-MAX_LIST_ITEMS = 50
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-_SLOT_SET = frozenset(SLOTS)
-
-
-class _Bad(Exception):
-    """Raised by a field parser; the message says what was expected."""
-
-
-# --- field parsers: raw text in, normalised value out ------------------------------------
-
-
-_SCALARS = (str, int, float)  # bool is an int
-
-
-def _as_text(value: Any) -> str:
-    """Turn what a caller gave (str, number, a list of those, None, NaN) into trimmed text.
-
-    Raises ``_Bad`` for an object, a nested list, or text that is not text (a NUL
-    character, a lone surrogate), so wrong shapes are refused rather than coerced.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple | set | frozenset):
-        if not all(item is None or isinstance(item, _SCALARS) for item in value):
-            raise _Bad("expected a list of words or numbers, not a nested list or an object")
-        return LIST_SEPARATOR.join(_as_text(item) for item in value)
-    if not isinstance(value, _SCALARS):
-        raise _Bad(f"expected text or a number, not {type(value).__name__}")
-    text = str(value)
-    if "\x00" in text:
-        raise _Bad("contains a NUL character, which is not text")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Bad("contains a lone surrogate character, which is not valid text") from None
-    return text.strip()
-
-
-def _parse_id(text: str) -> str:
-    if not _ID_PATTERN.match(text):
-        raise _Bad(
-            f"expected an id of letters, digits, '_', '.' or '-' (at most 64), got {text[:80]!r}"
-        )
-    return text
-
-
-def _parse_short(text: str) -> str:
-    if len(text) > MAX_SHORT_CHARS:
-        raise _Bad(f"expected at most {MAX_SHORT_CHARS} characters, got {len(text)}")
-    return text
-
-
-def _parse_long(text: str) -> str:
-    if len(text) > MAX_TEXT_CHARS:
-        raise _Bad(f"expected at most {MAX_TEXT_CHARS} characters, got {len(text)}")
-    return text
-
-
-def _normalise_tag(item: str) -> str:
-    return re.sub(r"[\s\-]+", "_", item.strip().lower())
-
-
-def _parse_tags(text: str) -> list[str]:
-    items = [_normalise_tag(item) for item in text.split(LIST_SEPARATOR)]
-    items = list(dict.fromkeys(item for item in items if item))
-    if len(items) > MAX_LIST_ITEMS:
-        raise _Bad(f"expected at most {MAX_LIST_ITEMS} items, got {len(items)}")
-    too_long = [item for item in items if len(item) > 60]
-    if too_long:
-        raise _Bad(f"item {too_long[0][:60]!r}… is longer than 60 characters")
-    return items
-
-
-def _parse_slots(text: str) -> list[str]:
-    slots = _parse_tags(text)
-    unknown = [slot for slot in slots if slot not in _SLOT_SET]
-    if unknown:
-        raise _Bad(f"unknown slot {unknown[0]!r}; slots look like mon_am, tue_pm … sun_eve")
-    return slots
-
-
-def _parse_bool(text: str) -> bool:
-    word = text.lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise _Bad(f"expected yes/no (or true/false, 1/0), got {text[:40]!r}")
-
-
-def _parse_number(text: str, low: float | None = None, high: float | None = None) -> float:
-    try:
-        number = float(text.replace(",", ""))
-    except ValueError:
-        raise _Bad(f"expected a number, got {text[:40]!r}") from None
-    if not math.isfinite(number):
-        raise _Bad(f"expected a finite number, got {text[:40]!r}")
-    if (low is not None and number < low) or (high is not None and number > high):
-        bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
-        raise _Bad(f"expected a number {bounds}, got {text[:40]!r}")
-    return number
-
-
-def _parse_count(text: str) -> int:
-    try:
-        number = _parse_number(text, low=0)
-    except _Bad:
-        number = math.nan
-    if not number.is_integer():
-        raise _Bad(f"expected a whole number of at least 0, got {text[:40]!r}")
-    return int(number)
-
-
-def _parse_style(text: str) -> float:
-    try:
-        return _parse_number(text, STYLE_MIN, STYLE_MAX)
-    except _Bad:
-        raise _Bad(f"expected a number from -3 to +3 (blank = none), got {text[:40]!r}") from None
-
-
-def _parse_modality(text: str) -> str:
-    word = _normalise_tag(text)
-    if word not in MODALITIES:
-        raise _Bad(f"expected one of {', '.join(MODALITIES)}, got {text[:40]!r}")
-    return word
-
-
-def _parse_click(text: str) -> int:
-    return int(_parse_bool(text))
-
-
-def _term(kind: str) -> Callable[[str], str]:
-    """A parser for one controlled term (see :mod:`matcher.terms`)."""
-
-    def parse(text: str) -> str:
-        return canonical(kind, _parse_short(text))
-
-    return parse
-
-
-def _terms(kind: str) -> Callable[[str], list[str]]:
-    """A parser for a ``;``-separated list of controlled terms, duplicates removed."""
-
-    def parse(text: str) -> list[str]:
-        _parse_tags(text)  # the same limits on count and length as any list
-        terms = (canonical(kind, item) for item in text.split(LIST_SEPARATOR))
-        return list(dict.fromkeys(term for term in terms if term))
-
-    return parse
-
-
-def _parse_age_group(text: str) -> str:
-    try:
-        return age_group(text)
-    except ValueError as error:
-        raise _Bad(str(error)) from None
-
-
-def _parse_age_groups(text: str) -> list[str]:
-    try:
-        return age_groups(text.split(LIST_SEPARATOR))
-    except ValueError as error:
-        raise _Bad(str(error)) from None
-
-
-@dataclass(frozen=True)
-class Field:
-    """How one column is parsed: ``parse`` turns non-blank text into a value."""
-
-    name: str
-    parse: Callable[[str], Any]
-    required: bool = False
-    blank: Any = None
-
-    def value_of(self, raw: Any) -> Any:
-        if isinstance(raw, list | tuple | set | frozenset) and not isinstance(self.blank, list):
-            raise _Bad("expected a single value, not a list")
-        text = _as_text(raw)
-        if not text:
-            if self.required:
-                raise _Bad("is required but blank")
-            return list(self.blank) if isinstance(self.blank, list) else self.blank
-        return self.parse(text)
-
-
-_STYLE_FIELDS = tuple(Field(axis, _parse_style) for axis in STYLE_AXES)
+_STYLE_FIELDS = tuple(Field(axis, parse_style) for axis in STYLE_AXES)
 
 THERAPIST_FIELDS: tuple[Field, ...] = (
-    Field("therapist_id", _parse_id, required=True),
-    Field("name", _parse_short, required=True),
-    Field("gender", lambda t: _normalise_tag(_parse_short(t))),
-    Field("languages", _terms("language"), required=True, blank=[]),
-    Field("specialties", _parse_tags, blank=[]),
-    Field("modalities", _terms("therapy_type"), blank=[]),
-    Field("approach", _parse_long, required=True),
+    Field("therapist_id", parse_id, required=True),
+    Field("name", parse_short, required=True),
+    Field("gender", lambda t: normalise_tag(parse_short(t))),
+    Field("languages", terms("language"), required=True, blank=[]),
+    Field("specialties", parse_tags, blank=[]),
+    Field("modalities", terms("therapy_type"), blank=[]),
+    Field("approach", parse_long, required=True),
     *_STYLE_FIELDS,
-    Field("telehealth", _parse_bool, required=True),
-    Field("in_person", _parse_bool, required=True),
-    Field("city", _term("city"), blank=""),
-    Field("availability", _parse_slots, blank=[]),
-    Field("insurance", _terms("insurer"), blank=[]),
-    Field("fee", lambda t: _parse_number(t, low=0), required=True),
-    Field("sliding_scale", _parse_bool, blank=False),
-    Field("capacity", _parse_count, required=True),
-    Field("lgbtq_affirming", _parse_bool, blank=False),
-    Field("faith", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+    Field("telehealth", parse_bool, required=True),
+    Field("in_person", parse_bool, required=True),
+    Field("city", term("city"), blank=""),
+    Field("availability", parse_slots, blank=[]),
+    Field("insurance", terms("insurer"), blank=[]),
+    Field("fee", lambda t: parse_number(t, low=0), required=True),
+    Field("sliding_scale", parse_bool, blank=False),
+    Field("capacity", parse_count, required=True),
+    Field("lgbtq_affirming", parse_bool, blank=False),
+    Field("faith", lambda t: normalise_tag(parse_short(t)), blank=""),
     # Blank = licensure not recorded: not checked (an import without the column says so).
-    Field("licensed_regions", _terms("region"), blank=[]),
-    Field("age_groups", _parse_age_groups, blank=list(DEFAULT_AGE_GROUPS)),
+    Field("licensed_regions", terms("region"), blank=[]),
+    Field("age_groups", parse_age_groups, blank=list(DEFAULT_AGE_GROUPS)),
 )
 
 INTAKE_FIELDS: tuple[Field, ...] = (
-    Field("client_id", _parse_id, required=True),
-    Field("concerns", _parse_tags, blank=[]),
-    Field("story", _parse_long, blank=""),
-    Field("hopes", _parse_long, blank=""),
+    Field("client_id", parse_id, required=True),
+    Field("concerns", parse_tags, blank=[]),
+    Field("story", parse_long, blank=""),
+    Field("hopes", parse_long, blank=""),
     *_STYLE_FIELDS,
-    Field("language", _term("language"), required=True),
-    Field("modality", _parse_modality, required=True),
-    Field("city", _term("city"), blank=""),
-    Field("availability", _parse_slots, blank=[]),
-    Field("insurance", _term("insurer"), blank=""),
-    Field("max_fee", lambda t: _parse_number(t, low=0)),
-    Field("therapist_gender", lambda t: _normalise_tag(_parse_short(t)), blank=""),
-    Field("gender_required", _parse_bool, blank=False),
-    Field("lgbtq_affirming_required", _parse_bool, blank=False),
-    Field("faith", lambda t: _normalise_tag(_parse_short(t)), blank=""),
+    Field("language", term("language"), required=True),
+    Field("modality", parse_modality, required=True),
+    Field("city", term("city"), blank=""),
+    Field("availability", parse_slots, blank=[]),
+    Field("insurance", term("insurer"), blank=""),
+    Field("max_fee", lambda t: parse_number(t, low=0)),
+    Field("therapist_gender", lambda t: normalise_tag(parse_short(t)), blank=""),
+    Field("gender_required", parse_bool, blank=False),
+    Field("lgbtq_affirming_required", parse_bool, blank=False),
+    Field("faith", lambda t: normalise_tag(parse_short(t)), blank=""),
     # Where the client lives: a therapist must be licensed there (blank = not checked).
-    Field("region", _term("region"), blank=""),
-    Field("age_group", _parse_age_group, blank=""),
-    Field("therapy_type", _term("therapy_type"), blank=""),
+    Field("region", term("region"), blank=""),
+    Field("age_group", parse_age_group, blank=""),
+    Field("therapy_type", term("therapy_type"), blank=""),
 )
 
 OUTCOME_FIELDS: tuple[Field, ...] = (
-    Field("client_id", _parse_id, required=True),
-    Field("therapist_id", _parse_id, required=True),
-    Field("sessions", _parse_count, required=True),
-    Field("dropped_out", _parse_bool, required=True),
-    Field("alliance", lambda t: _parse_number(t, 0, ALLIANCE_MAX)),
-    Field("improvement", _parse_number),
-    Field("click", _parse_click),
+    Field("client_id", parse_id, required=True),
+    Field("therapist_id", parse_id, required=True),
+    Field("sessions", parse_count, required=True),
+    Field("dropped_out", parse_bool, required=True),
+    Field("alliance", lambda t: parse_number(t, 0, ALLIANCE_MAX)),
+    Field("improvement", parse_number),
+    Field("click", parse_click),
 )
 
 assert tuple(f.name for f in THERAPIST_FIELDS) == THERAPIST_COLUMNS
@@ -334,7 +152,7 @@ def _validate_record(
     for field in fields:
         try:
             record[field.name] = field.value_of(raw.get(field.name))
-        except _Bad as bad:
+        except BadValue as bad:
             problems.append(Problem(field.name, str(bad), source, row))
     # Cross-field rules run on whatever parsed, so every problem shows at once;
     # a field that already failed is not blamed twice.
@@ -409,7 +227,7 @@ def validate_frame(frame: pd.DataFrame, kind: str, source: str | None = None) ->
                 )
             first_row_of.setdefault(key, row)
         if extra_columns:
-            record["extra"] = {c: _as_text(raw.get(c)) for c in extra_columns}
+            record["extra"] = {c: as_text(raw.get(c)) for c in extra_columns}
         records.append(record)
     if problems:
         raise ValidationError(problems)
@@ -483,8 +301,8 @@ class Intake(dict[str, Any]):
     def with_client_id(self, client_id: str) -> Intake:
         """The same validated intake under another id (the id is checked here)."""
         try:
-            return Intake({**self, "client_id": _parse_id(client_id)})
-        except _Bad as bad:
+            return Intake({**self, "client_id": parse_id(client_id)})
+        except BadValue as bad:
             raise ValidationError([Problem("client_id", str(bad))]) from None
 
 
