@@ -11,8 +11,9 @@ set and never used to choose anything) with the real embedding model, by
 
 and prints sign accuracy on the labelled axis (a value of 0 counts as wrong),
 per kind of sentence, and how far neutral sentences stray from 0.
-``--cv`` instead prints the training-set cross-validation that chose
-``READER_C`` (docs/style-reading.md).
+``--cv`` instead prints the training-set cross-validation (paraphrases grouped) and
+the development-set figures (``data/style_dev_sentences.toml``) that chose ``READER_C``
+(docs/style-reading.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
 
 from matcher.ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from matcher.ranking.style import (
@@ -46,6 +48,8 @@ ANCHOR_TEMPERATURE = 0.05
 TARGETS = {"sign": 0.95, "negated": 0.90, "neutral_abs": 0.5, "neutral_beyond_1": 0.10}
 CV_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 CV_FOLDS, CV_REPEATS = 5, 2
+#: Training sentences this close (embedding cosine) are paraphrases: one fold holds them all.
+PARAPHRASE_COSINE = 0.8
 
 Records = Sequence[Mapping[str, Any]]
 
@@ -125,16 +129,35 @@ def anchor_reader(embedder: Embedder, nearest: bool = False) -> Callable[[list[s
 # --- training-set cross-validation -------------------------------------------------------
 
 
+def paraphrase_groups(vectors: np.ndarray, threshold: float = PARAPHRASE_COSINE) -> np.ndarray:
+    """(n,) int: connected components of sentences whose embeddings' cosine is at least
+    ``threshold``, so that paraphrases of one sentence fall in one fold."""
+    n = len(vectors)
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(vectors @ vectors.T, k=1) >= threshold), strict=True):
+        parent[find(i)] = find(j)
+    return np.array([find(i) for i in range(n)])
+
+
 def cross_validate(embedder: Embedder, grid: Sequence[float] = CV_GRID) -> list[dict[str, float]]:
-    """Per ``c`` in ``grid``: repeated stratified k-fold on the TRAINING sentences only.
+    """Per ``c`` in ``grid``: repeated stratified k-fold on the TRAINING sentences only,
+    grouped so that paraphrases (:func:`paraphrase_groups`) stay in one fold, and the
+    development set read by a reader fitted on all the training sentences.
 
     Each fold's reader is fitted on the other folds' views and reads the fold's
     texts through :class:`StyleInferrer`, as in production. ``log_loss`` is the
     views' mean three-class log-loss over axes (the selection criterion).
     """
-    from sklearn.model_selection import StratifiedKFold
-
     records = load_toml("style_sentences")["sentence"]
+    development = load_toml("style_dev_sentences")["sentence"]
+    groups = paraphrase_groups(embedder.encode([r["text"] for r in records]))
     strata = [
         r["kind"] if r["kind"] in ("mixed", "neutral") else r["kind"] + str(_label(r))
         for r in records
@@ -143,9 +166,9 @@ def cross_validate(embedder: Embedder, grid: Sequence[float] = CV_GRID) -> list[
     for c in grid:
         losses, scores = [], []
         for repeat in range(CV_REPEATS):
-            folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=repeat)
+            folds = StratifiedGroupKFold(CV_FOLDS, shuffle=True, random_state=repeat)
             values = np.zeros((len(records), len(STYLE_AXES)))
-            for train, test in folds.split(np.zeros(len(records)), strata):
+            for train, test in folds.split(np.zeros(len(records)), strata, groups):
                 texts, labels = training_views([records[i] for i in train])
                 reader = StyleReader.fit(embedder.encode(texts), labels, c)
                 inferrer = StyleInferrer(embedder, c, reader=reader)
@@ -158,6 +181,12 @@ def cross_validate(embedder: Embedder, grid: Sequence[float] = CV_GRID) -> list[
             scores.append(quality(values, records))
         row = {"c": c, "log_loss": float(np.mean(losses))}
         row.update({key: float(np.mean([s[key] for s in scores])) for key in scores[0]})
+        texts, labels = training_views(records)
+        reader = StyleReader.fit(embedder.encode(texts), labels, c)
+        values = StyleInferrer(embedder, c, reader=reader).infer_texts(
+            [r["text"] for r in development]
+        )
+        row.update({f"dev_{key}": value for key, value in quality(values, development).items()})
         rows.append(row)
     return rows
 
@@ -248,7 +277,10 @@ def cv_report(embedder: Embedder) -> str:
     """The training-set cross-validation over ``CV_GRID`` as Markdown."""
     rows = cross_validate(embedder)
     best = min(rows, key=lambda row: row["log_loss"])
-    keys = ("sign", "plain", "negated", "hedged", "mixed", "neutral_abs", "neutral_beyond_1")
+    keys = (
+        "sign", "plain", "negated", "hedged", "mixed", "neutral_abs", "neutral_beyond_1",
+        "dev_sign", "dev_negated", "dev_neutral_abs", "dev_neutral_beyond_1",
+    )  # fmt: skip
     table = _table(
         ["C", "log-loss", *keys],
         [
@@ -261,7 +293,8 @@ def cv_report(embedder: Embedder) -> str:
         ],
     )
     return (
-        f"Training-set {CV_FOLDS}-fold cross-validation ({CV_REPEATS} repeats), "
+        f"Training-set {CV_FOLDS}-fold cross-validation ({CV_REPEATS} repeats, paraphrases "
+        f"grouped) and the development set (dev_*), "
         f"model {embedder.name}; READER_C = {READER_C:g}\n\n{table}"
     )
 

@@ -82,3 +82,22 @@ def test_labelled_stories_use_the_concern_vocabulary(stories):
         assert set(story["concerns"]) <= set(CONCERN_TAGS), story
     for tag in CONCERN_TAGS:
         assert sum(tag in s["concerns"] for s in stories) >= 10, tag
+
+
+def test_development_style_sentences_are_well_formed_and_apart():
+    """data/style_dev_sentences.toml chooses the reader's settings; it is never fitted on."""
+    development = load_toml("style_dev_sentences")["sentence"]
+    assert len(development) >= 80
+    kinds = {s["kind"] for s in development}
+    assert {"plain", "negated", "hedged", "neutral"} <= kinds
+    for sentence in development:
+        assert sentence["voice"] in {"client", "therapist"} and sentence["kind"] in KINDS
+        labels = {k: v for k, v in sentence.items() if k in STYLE_AXES}
+        assert set(sentence) - {"text", "voice", "kind"} == set(labels), sentence
+        assert all(v in (-1, 1) for v in labels.values()), sentence
+        assert (sentence["kind"] == "neutral") == (not labels), sentence
+    texts = {s["text"].casefold() for s in development}
+    assert len(texts) == len(development)
+    heldout = tomllib.loads((HELDOUT / "style_sentences.toml").read_text())["sentence"]
+    assert not texts & {s["text"].casefold() for s in load_toml("style_sentences")["sentence"]}
+    assert not texts & {s["text"].casefold() for s in heldout}
