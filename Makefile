@@ -25,11 +25,21 @@ run: install
 	$(BIN)/python train.py --if-missing
 	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 
-# Production: schema migrations as their own step, then waitress on $(HOST):$(PORT).
-# Needs SECRET_KEY (and DATABASE_URL for PostgreSQL).
+# Production: schema migrations as their own step, the ONNX encoder's one-time export (cached
+# under ~/.cache/therapist-matcher/encoders; a check that takes seconds afterwards), then
+# waitress on $(HOST):$(PORT): one process, 8 request threads, each encode on one core
+# (OMP_NUM_THREADS=1, MATCHER_ENCODER_THREADS=1). ONNX Runtime and numpy release the GIL, so
+# two requests use the two cores; several gunicorn workers measured no better on 2 cores
+# and would split the in-process rate limits (docs/performance.md).
+# waitress passes X-Forwarded-* through untouched: the app trusts exactly
+# MATCHER_TRUSTED_PROXIES hops of them (web/proxies.py), and none by default.
+# Needs SECRET_KEY (and DATABASE_URL for PostgreSQL). MATCHER_ENCODER=torch serves with torch.
 serve: install
 	$(BIN)/matcher db upgrade
-	MATCHER_ENV=production OMP_NUM_THREADS=1 $(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 \
+	OMP_NUM_THREADS=1 $(BIN)/python -c "from matcher.ranking.embed import \
+		SentenceTransformerEmbedder as E; e = E(); e.encode(['warm-up']); print('encoder:', e.backend)"
+	MATCHER_ENV=production OMP_NUM_THREADS=1 MATCHER_ENCODER_THREADS=1 $(BIN)/waitress-serve \
+		--host $(HOST) --port $(PORT) --threads 8 --no-clear-untrusted-proxy-headers \
 		--call web:create_app
 
 train: install

@@ -20,6 +20,7 @@ BENCHMARKS = {
     4: "placement",
     5: "web",
     6: "memory",
+    7: "encoders",
 }
 
 

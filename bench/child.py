@@ -8,9 +8,17 @@ import sys
 from pathlib import Path
 
 
-def run_child(module: str, quick: bool) -> dict:
-    """Run ``python -m bench.<module> --child [--quick]`` and return the JSON it prints last."""
-    command = [sys.executable, "-m", f"bench.{module}", "--child", *(["--quick"] if quick else [])]
+def run_child(module: str, quick: bool, *extra: str) -> dict:
+    """Run ``python -m bench.<module> --child [--quick] [extra...]`` and return the JSON it
+    prints last."""
+    command = [
+        sys.executable,
+        "-m",
+        f"bench.{module}",
+        "--child",
+        *(["--quick"] if quick else []),
+        *extra,
+    ]
     done = subprocess.run(
         command,
         cwd=Path(__file__).resolve().parent.parent,

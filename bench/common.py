@@ -20,6 +20,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.ranking.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
+from matcher.ranking.encoders import encoder_backend
 from matcher.ranking.roster import concerns_text, specialties_text
 from matcher.ranking.style import split_sentences
 from matcher.schema import validate_frame
@@ -78,8 +80,16 @@ def machine_line() -> str:
         f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GB RAM, {platform.system()} "
         f"{platform.release()}; Python {platform.python_version()}, numpy {np.__version__}, "
         f"pandas {pd.__version__}, scikit-learn {sklearn.__version__}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads); load average {load:.1f} at start"
+        f"({torch.get_num_threads()} threads), onnxruntime {_version('onnxruntime')}, "
+        f"encoder {encoder_backend()}; load average {load:.1f} at start"
     )
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 @dataclass(frozen=True)
@@ -180,16 +190,23 @@ class DiskVectorCache(MutableMapping):
         self.dirty = False
 
 
-_REAL: SentenceTransformerEmbedder | None = None
+_REAL: dict[str, SentenceTransformerEmbedder] = {}
 
 
-def real_embedder() -> SentenceTransformerEmbedder:
-    """The product's embedder (all-MiniLM-L6-v2), loaded once per process."""
-    global _REAL
-    if _REAL is None:
-        _REAL = SentenceTransformerEmbedder()
-        _REAL.encode(["warm-up"])
-    return _REAL
+def real_embedder(backend: str | None = None) -> SentenceTransformerEmbedder:
+    """The product's embedder (all-MiniLM-L6-v2), loaded once per process and backend.
+
+    ``backend`` None is the product's default (``MATCHER_ENCODER``, else ONNX); the
+    benchmarks' baseline, the bare encode, asks for ``"torch"``. Both backends share the
+    model's name, so the on-disk vector cache serves both (their vectors agree to float
+    rounding; ``tests/matcher/ranking/test_encoder_agreement.py``).
+    """
+    backend = encoder_backend(backend)
+    if backend not in _REAL:
+        embedder = SentenceTransformerEmbedder(backend=backend)
+        embedder.encode(["warm-up"])
+        _REAL[backend] = embedder
+    return _REAL[backend]
 
 
 def disk_cache() -> DiskVectorCache:

@@ -1,9 +1,12 @@
-"""Benchmark 5: ``POST /api/v1/matches`` under waitress (the product's WSGI server,
-``make serve``) with concurrent clients on loopback."""
+"""Benchmark 5: ``POST /api/v1/matches`` with concurrent clients on loopback, under the
+ways ``make serve`` could run: waitress threads (torch or ONNX, one or two intra-op
+threads), and gunicorn worker processes forked after the app, the model and the roster
+arrays are loaded (``--preload``)."""
 
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import os
 import socket
@@ -12,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +36,63 @@ from .common import (
 
 ROSTER = 1_000
 CLIENTS = 10
-THREADS = 2
+#: Request threads of ``make serve`` (waitress), and its gunicorn alternative.
+THREADS = 8
+WORKERS = 2
+WORKER_THREADS = 4
+
+
+@dataclass
+class Setup:
+    """One way to serve: a label, the command after ``python -m`` and its environment."""
+
+    label: str
+    server: str  # "waitress" or "gunicorn"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self, port: int) -> list[str]:
+        if self.server == "waitress":
+            return [
+                "waitress",
+                "--host=127.0.0.1",
+                f"--port={port}",
+                f"--threads={THREADS}",
+                "--call",
+                "bench.web:serve_app",
+            ]
+        return [
+            "gunicorn",
+            "--preload",  # app, model and roster loaded once, then forked
+            f"--workers={WORKERS}",
+            "--worker-class=gthread",
+            f"--threads={WORKER_THREADS}",
+            f"--bind=127.0.0.1:{port}",
+            "--log-level=warning",
+            "bench.web:preloaded_app()",
+        ]
+
+
+def setups(quick: bool) -> list[Setup]:
+    onnx = {"MATCHER_ENCODER": "onnx", "MATCHER_ENCODER_THREADS": "1"}
+    found = [
+        Setup(f"waitress, {THREADS} threads, torch", "waitress", {"MATCHER_ENCODER": "torch"}),
+        Setup(f"waitress, {THREADS} threads, ONNX, 1 intra-op thread", "waitress", onnx),
+        Setup(
+            f"waitress, {THREADS} threads, ONNX, 2 intra-op threads",
+            "waitress",
+            {**onnx, "MATCHER_ENCODER_THREADS": "2"},
+        ),
+    ]
+    if importlib.util.find_spec("gunicorn") is not None:
+        found.append(
+            Setup(
+                f"gunicorn --preload, {WORKERS} workers x {WORKER_THREADS} threads, ONNX, "
+                f"1 intra-op thread",
+                "gunicorn",
+                onnx,
+            )
+        )
+    return found[1:] if quick else found
 
 
 def serve_app():
@@ -49,6 +109,19 @@ def serve_app():
             "RATE_LIMITS": {},
         }
     )
+
+
+def preloaded_app():
+    """The app with its matcher loaded and warm (model, roster arrays, style and concern
+    readers): what gunicorn's ``--preload`` forks, so the workers share those pages."""
+    from web.extensions import current_matcher
+
+    app = serve_app()
+    with app.app_context():
+        matcher = current_matcher()
+        record = fresh_intakes(1, roster_seed=7, client_seed=1)[0]
+        matcher.rank(record, k=5, remember=False)
+    return app
 
 
 def _prepare(ctx: Context, folder: Path) -> dict[str, str]:
@@ -83,79 +156,126 @@ def _post(connection: http.client.HTTPConnection, body: bytes) -> int:
     return response.status
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc)."""
+    found = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += _tree(int(child))
+    except OSError:
+        pass
+    return found
+
+
+def _memory_mb(pid: int) -> dict[str, float]:
+    """RSS of each process of the server, and their PSS summed (shared pages counted once)."""
+    rss, pss = [], 0.0
+    for member in _tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text().splitlines()
+            rss += [int(x.split()[1]) / 1024 for x in status if x.startswith("VmRSS:")]
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text().splitlines()
+            pss += sum(int(x.split()[1]) / 1024 for x in rollup if x.startswith("Pss:"))
+        except OSError:
+            continue
+    return {"rss": rss, "pss": pss}
+
+
 def run(ctx: Context) -> str:
     duration = 10.0 if ctx.quick else 30.0
     bodies = [
         json.dumps({**r, "k": 5}).encode()
-        for r in fresh_intakes(3000, roster_seed=7, client_seed=9090)
+        for r in fresh_intakes(4000, roster_seed=7, client_seed=9090)
     ]
+    rows = []
     with tempfile.TemporaryDirectory(prefix="matcher-bench-web-") as tmp:
-        env = {
-            **os.environ,
-            **_prepare(ctx, Path(tmp)),
-            "TOKENIZERS_PARALLELISM": "false",
-            # one torch thread per request thread: two requests use the two cores
-            "OMP_NUM_THREADS": "1",
-        }
-        port = _free_port()
+        prepared = _prepare(ctx, Path(tmp))
+        for setup in setups(ctx.quick):
+            rows.append(_serve_and_load(ctx, setup, prepared, bodies, duration))
+    return "\n".join(
+        [
+            "### 5. Web: `POST /api/v1/matches`",
+            "",
+            f"Each setup serves an app from `web.create_app` with its rate limit off "
+            f"(`bench.web:serve_app`; for gunicorn `bench.web:preloaded_app()`, which also "
+            f"loads the matcher before the fork) on loopback, with `OMP_NUM_THREADS=1`, a "
+            f"temporary SQLite database holding a simulated {ROSTER:,}-therapist roster (its "
+            f"texts' embeddings stored, as after an import) and the learned model in a "
+            f"registry. {CLIENTS} concurrent clients (threads in the benchmark process, on "
+            f"the same 2 cores) with keep-alive connections, each posting a new intake "
+            f"(k = 5) as soon as the last answer came, for {duration:.0f} s after warm-up. "
+            f"The setups run one after another in the same benchmark run. Memory: RSS of "
+            f"each server process after the load, and PSS summed over them (pages shared "
+            f"after the fork counted once).",
+            "",
+            table(
+                [
+                    "setup",
+                    "first answer (s)",
+                    "requests",
+                    "errors",
+                    "req/s",
+                    "p50 (ms)",
+                    "p95 (ms)",
+                    "target: 0 errors, p95 <= 250 ms",
+                    "RSS per process (MB)",
+                    "PSS total (MB)",
+                ],
+                rows,
+            ),
+        ]
+    )
+
+
+def _serve_and_load(ctx, setup: Setup, prepared, bodies, duration) -> list:
+    env = {
+        **os.environ,
+        **prepared,
+        **setup.env,
+        "TOKENIZERS_PARALLELISM": "false",
+        # one torch thread per request thread: two requests use the two cores
+        "OMP_NUM_THREADS": "1",
+    }
+    port = _free_port()
+    log = Path(prepared["BENCH_MODEL_DIR"]).parent / f"server-{port}.log"
+    began = time.perf_counter()
+    with log.open("wb") as stderr:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "waitress",
-                "--host=127.0.0.1",
-                f"--port={port}",
-                f"--threads={THREADS}",
-                "--call",
-                "bench.web:serve_app",
-            ],
+            [sys.executable, "-m", *setup.command(port)],
             env=env,
             cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
         )
         try:
-            result = _load(port, bodies, duration, ctx)
+            latencies, errors, total, elapsed, first = _load(port, bodies, duration, ctx)
+            memory = _memory_mb(server.pid)
+        except Exception:
+            ctx.log(log.read_text(errors="replace")[-3000:])
+            raise
         finally:
             server.terminate()
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
-    latencies, errors, total, elapsed, first = result
+    start = first - began
+    ctx.log(f"  {setup.label}: {total / elapsed:.1f} req/s, first answer after {start:.1f} s")
     s = Stats.of(latencies) if len(latencies) else Stats(float("nan"), float("nan"), 0)
-    p95_ms = s.p95 * 1000
-    verdict = "met" if errors == 0 and p95_ms <= 250 else "MISSED"
-    return "\n".join(
-        [
-            "### 5. Web: `POST /api/v1/matches`",
-            "",
-            f"waitress with {THREADS} threads (`OMP_NUM_THREADS=1 python -m waitress "
-            f"--threads={THREADS} --call bench.web:serve_app`, an app from `web.create_app` "
-            f"with its rate limit off) on "
-            f"loopback, a temporary SQLite database holding a simulated {ROSTER:,}-therapist "
-            f"roster (its texts' embeddings stored, as after an import) and the learned model "
-            f"in a registry. {CLIENTS} concurrent clients (threads in the benchmark process, "
-            f"on the same 2 cores) with keep-alive connections, each posting a new intake "
-            f"(k = 5) as soon as the last answer came, for {duration:.0f} s after warm-up. "
-            f"The first request (loading the model and the roster arrays) took "
-            f"{first:.1f} s and is not counted.",
-            "",
-            table(
-                ["requests", "errors", "throughput (req/s)", "p50 (ms)", "p95 (ms)", "target"],
-                [
-                    [
-                        total,
-                        errors,
-                        f"{total / elapsed:.1f}",
-                        f"{s.median * 1000:.0f}",
-                        f"**{p95_ms:.0f}**",
-                        f"0 errors, p95 <= 250 ms: {verdict}",
-                    ]
-                ],
-            ),
-        ]
-    )
+    verdict = "met" if errors == 0 and s.p95 * 1000 <= 250 else "MISSED"
+    return [
+        setup.label,
+        f"{start:.0f}",
+        total,
+        errors,
+        f"{total / elapsed:.1f}",
+        f"{s.median * 1000:.0f}",
+        f"**{s.p95 * 1000:.0f}**",
+        verdict,
+        " + ".join(f"{m:,.0f}" for m in memory["rss"]),
+        f"{memory['pss']:,.0f}",
+    ]
 
 
 def _load(port: int, bodies: list[bytes], duration: float, ctx: Context):
@@ -163,9 +283,8 @@ def _load(port: int, bodies: list[bytes], duration: float, ctx: Context):
     while True:  # wait for the server
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            started = time.perf_counter()
             status = _post(connection, bodies[0])
-            first = time.perf_counter() - started
+            first = time.perf_counter()  # when the server gave its first answer
             break
         except OSError:
             if time.monotonic() > deadline:

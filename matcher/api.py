@@ -20,6 +20,7 @@ from .ranking.concerns import ConcernReader
 from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .ranking.features import ClientProfile, Roster, encode_clients
 from .ranking.filters import constraint_masks, eligible
+from .ranking.policy import PolicySettings
 from .ranking.rank import Ranking, rank_client
 from .ranking.scoring import PriorScorer, Scorer
 from .ranking.style import StyleInferrer
@@ -78,6 +79,8 @@ class Matcher:
         therapists: pd.DataFrame | None = None,
         store: Store | None = None,
         model_dir: Path | str | None = None,
+        policy: PolicySettings | None = None,
+        policy_seed: int | None = None,
     ):
         if (therapists is None) == (store is None):
             raise ValueError("give exactly one of therapists (a validated frame) or store")
@@ -95,6 +98,11 @@ class Matcher:
         self._capacity_version: int | None = None
         self._roster_synced_at = None
         self._lock = threading.Lock()
+        #: The ranking policy in force (``MATCHER_RANKING_POLICY``); a request may ask for
+        #: another. ``policy_seed`` makes the exploring policy's draws reproducible.
+        self.policy = policy if policy is not None else PolicySettings.from_env()
+        self._draws = np.random.default_rng(policy_seed)
+        self._draws_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -217,7 +225,27 @@ class Matcher:
             encoder = encoder.embedder
         return ClientProfile.build(parse_intake(intake), encoder, self.styles, self.concerns)
 
-    def rank(self, intake: Mapping[str, Any], k: int = 5, *, remember: bool = True) -> Ranking:
+    def policy_for(self, policy: str | PolicySettings | None = None) -> PolicySettings:
+        """The settings a request ranks under: the configured ones, or another policy's
+        name ("deterministic", "explore") with the configured loss bound."""
+        if isinstance(policy, PolicySettings):
+            return policy
+        return self.policy.with_name(policy)
+
+    def _rng(self) -> np.random.Generator:
+        """A generator of its own for one call (a shared one is not safe across threads)."""
+        with self._draws_lock:
+            seed = int(self._draws.integers(2**63))
+        return np.random.default_rng(seed)
+
+    def rank(
+        self,
+        intake: Mapping[str, Any],
+        k: int = 5,
+        *,
+        remember: bool = True,
+        policy: str | PolicySettings | None = None,
+    ) -> Ranking:
         """Rank therapists for one intake.
 
         Parameters
@@ -229,6 +257,9 @@ class Matcher:
         remember : bool
             Keep the client's text vectors in the embedding cache (the database
             when there is one). The stateless JSON API passes False.
+        policy : "deterministic", "explore", PolicySettings or None
+            The ranking policy for this request (default: :attr:`policy`); see
+            :mod:`matcher.ranking.policy`.
 
         Returns
         -------
@@ -245,7 +276,14 @@ class Matcher:
         roster = self.roster
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
-        return rank_client(self.profile(intake, remember=remember), roster, self.scorer, k)
+        return rank_client(
+            self.profile(intake, remember=remember),
+            roster,
+            self.scorer,
+            k,
+            policy=self.policy_for(policy),
+            rng=self._rng(),
+        )
 
     def openings(
         self, therapist_ids: Sequence[str], wanted_slots: Sequence[str]
@@ -292,11 +330,17 @@ class Matcher:
             for r in sorted(rows, key=lambda r: names[r])
         ]
 
-    def rank_many(self, intakes: pd.DataFrame, k: int = 5) -> list[Ranking]:
+    def rank_many(
+        self, intakes: pd.DataFrame, k: int = 5, *, policy: str | PolicySettings | None = None
+    ) -> list[Ranking]:
         """Rank a validated intakes frame, encoding all client texts in one batch."""
         roster = self.roster
         if len(roster) == 0:
             raise MatcherError("the roster is empty; import therapists.csv first")
         records = frame_records(intakes)
         profiles = encode_clients(records, self.embedder, self.styles, self.concerns)
-        return [rank_client(profile, roster, self.scorer, k) for profile in profiles]
+        settings, rng, scorer = self.policy_for(policy), self._rng(), self.scorer
+        return [
+            rank_client(profile, roster, scorer, k, policy=settings, rng=rng)
+            for profile in profiles
+        ]

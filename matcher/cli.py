@@ -25,6 +25,7 @@ from .learning.datasets import training_set_from_files
 from .learning.model import TRACK_RECORD_WEIGHT
 from .learning.training import train_and_register, training_summary
 from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from .ranking.policy import POLICIES
 from .ranking.style import StyleInferrer
 from .schema import read_csv_bytes, read_directory, read_tables, validate_frame
 from .simulation import simulate_world
@@ -59,7 +60,8 @@ def _import(args: argparse.Namespace) -> int:
 def _rank(args: argparse.Namespace) -> int:
     matcher = Matcher.load(args.model_dir, args.therapists, database_url=args.database_url)
     intakes = read_tables({"intakes": args.intakes})["intakes"]
-    rankings = matcher.rank_many(intakes, k=args.top)
+    policy = matcher.policy_for(args.policy)
+    rankings = matcher.rank_many(intakes, k=args.top, policy=policy)
     rows = []
     for client_id, ranking in zip(intakes["client_id"], rankings, strict=True):
         for suggestion in ranking:
@@ -70,14 +72,18 @@ def _rank(args: argparse.Namespace) -> int:
                     "therapist_id": suggestion.therapist_id,
                     "score": round(suggestion.score, 4),
                     "reasons": REASON_SEPARATOR.join(suggestion.reasons),
+                    "propensity": suggestion.propensity,
                 }
             )
         if ranking.shortfall_message:
             print(f"{client_id}: {ranking.shortfall_message}", file=sys.stderr)
     columns = ["client_id", "rank", "therapist_id", "score", "reasons"]
+    if policy.explores:  # the order was drawn: keep how likely it was
+        columns.append("propensity")
     write_csv(pd.DataFrame(rows, columns=columns), args.out)
     print(
-        f"ranked {len(intakes)} clients with the {matcher.model_version} scorer; wrote {args.out}"
+        f"ranked {len(intakes)} clients with the {matcher.model_version} scorer "
+        f"({policy.name} policy); wrote {args.out}"
     )
     return 0
 
@@ -163,8 +169,22 @@ def _train(args: argparse.Namespace) -> int:
     if args.if_missing and registry.read_registry(model_dir).get("current"):
         print(f"a current model exists in {model_dir}; not training (drop --if-missing to retrain)")
         return 0
-    embedder = _embedder(args)
     files = {"therapists": args.therapists, "intakes": args.intakes, "outcomes": args.outcomes}
+    if args.if_new_outcomes is not None:
+        version, trained_on = registry.outcomes_at_last_training(model_dir)
+        if args.outcomes:
+            available = len(read_tables({"outcomes": args.outcomes})["outcomes"])
+        else:
+            available = Store(args.database_url).counts()["outcomes"]
+        new = available - trained_on
+        if new < args.if_new_outcomes:
+            since = f"model {version} was trained" if version else "ever (no model yet)"
+            print(
+                f"{max(new, 0)} new outcomes since {since}, fewer than "
+                f"{args.if_new_outcomes}; not training"
+            )
+            return 0
+    embedder = _embedder(args)
     options = {"alliance_threshold": args.alliance_threshold, "progress": True}
     try:
         if any(files.values()):
@@ -255,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intakes", required=True)
     p.add_argument("--model-dir", help="model registry folder; empty means the prior scorer")
     p.add_argument("--top", type=int, default=5, help="suggestions per client (default 5)")
+    p.add_argument(
+        "--policy",
+        choices=POLICIES,
+        help="deterministic top k, or explore among near-ties "
+        "(default: MATCHER_RANKING_POLICY, else deterministic)",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(run=_rank)
 
@@ -318,6 +344,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="do nothing when a current model exists (used by make run)",
     )
     parser.add_argument(
+        "--if-new-outcomes",
+        type=int,
+        metavar="N",
+        help="do nothing (one line, exit 0) unless at least N outcomes arrived since the "
+        "last training run (for cron or a systemd timer; see docs/operations.md)",
+    )
+    parser.add_argument(
         "--alliance-threshold",
         type=float,
         default=ALLIANCE_CUTOFF,
@@ -340,6 +373,9 @@ def main(argv: Sequence[str] | None = None, *, embedder: Embedder | None = None)
     args.embedder = embedder
     if getattr(args, "top", 1) < 1:
         print("matcher: --top must be at least 1", file=sys.stderr)
+        return 2
+    if (getattr(args, "if_new_outcomes", None) or 0) < 0:
+        print("matcher: --if-new-outcomes must be at least 0", file=sys.stderr)
         return 2
     try:
         return args.run(args)

@@ -1,4 +1,5 @@
-"""The coordinator's dashboard: caseloads, waiting, early relationships, calibration, alerts.
+"""The coordinator's dashboard: caseloads, waiting, early relationships, calibration, alerts,
+and what exploring costs and covers.
 
 The plots are PNG images drawn on the server (:mod:`matcher.clinic.plots`) and sent
 as ``data:`` URIs, which the Content-Security-Policy allows; each has a short
@@ -8,6 +9,7 @@ text alternative and a table of its numbers.
 from __future__ import annotations
 
 import base64
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -21,10 +23,12 @@ from matcher.clinic import (
     MonthRate,
     caseloads,
     click_rate_by_month,
+    courses,
     current_calibration,
     not_on_track,
     waiting_days,
 )
+from matcher.learning import ExplorationSummary, exploration_summary
 
 from .auth import login_required
 from .extensions import current_store
@@ -91,6 +95,36 @@ def calibration_summary(calibration: Calibration) -> str:
     )
 
 
+def exploration_text(summary: ExplorationSummary) -> str:
+    """Exploration's cost in a sentence or two."""
+    clients = _count(summary.rankings, "client")
+    if not summary.rankings:
+        return "No rankings shown yet."
+    if not summary.exploring:
+        return f"The latest rankings of {clients} used the deterministic order: no cost."
+    bound = "" if math.isnan(summary.loss_bound) else f" (bound {summary.loss_bound:.1%})"
+    return (
+        f"The latest rankings of {clients}: {summary.exploring} by the exploring policy, "
+        f"{summary.drawn} with an order drawn among near-ties. Expected score given up "
+        f"against the deterministic order: {summary.mean_loss:.2%} of the top score on "
+        f"average, {summary.max_loss:.2%} at most{bound}."
+    )
+
+
+def coverage_text(summary: ExplorationSummary) -> str:
+    """Who has been placed, and how many wait for a first placement."""
+    return (
+        f"{summary.placed} of {_count(summary.therapists, 'therapist')} have been placed at "
+        f"least once; {_count(len(summary.waiting), 'therapist')} "
+        f"{'is' if len(summary.waiting) == 1 else 'are'} waiting for a first placement."
+    )
+
+
+def _exploration(store, loads: list[Caseload]) -> ExplorationSummary:
+    placed = {c.therapist_id for c in courses(store)} | set(store.outcomes()["therapist_id"])
+    return exploration_summary(store.shown_rankings(), [c.therapist_id for c in loads], placed)
+
+
 @bp.get("/dashboard")
 @login_required("coordinator")
 def index():
@@ -101,6 +135,8 @@ def index():
     loads = caseloads(store)
     days = waiting_days(store)
     months = click_rate_by_month(store)
+    exploration = _exploration(store, loads)
+    names = {c.therapist_id: c for c in loads}
     try:
         calibration = current_calibration(current_app.config["MODEL_DIR"])
     except ModelArtifactError as error:
@@ -153,4 +189,8 @@ def index():
         months=months,
         calibration=calibration,
         calibration_text=calibration_summary(calibration),
+        exploration=exploration,
+        exploration_text=exploration_text(exploration),
+        coverage_text=coverage_text(exploration),
+        waiting_therapists=[names[t] for t in exploration.waiting],
     )

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from flask import Flask, Response, current_app
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
 STORAGE_ENV = "MATCHER_RATELIMIT_STORAGE"
@@ -54,6 +55,25 @@ class RateLimited(TooManyRequests):
         )
 
 
+class ForgettingMemoryStorage(MemoryStorage):
+    """``memory://`` that forgets an address once its window has passed.
+
+    limits' in-memory storage (5.x) empties a moving window's list of hits when they
+    expire, but keeps the key: one per client address ever seen, for the life of the
+    process. Its own expiry pass (a timer after each hit) drops them here too.
+    """
+
+    STORAGE_SCHEME = ["matcher-memory"]
+
+    def _MemoryStorage__expire_events(self) -> None:  # the base class's expiry pass
+        super()._MemoryStorage__expire_events()
+        for key in [key for key, hits in list(self.events.items()) if not hits]:
+            with self.locks[key]:
+                if not self.events.get(key):
+                    self.events.pop(key, None)
+                    self.locks.pop(key, None)
+
+
 def _limit_of(endpoint: str) -> Callable[[], str]:
     def value() -> str:
         requests, seconds = current_app.config["RATE_LIMITS"][endpoint]
@@ -63,16 +83,20 @@ def _limit_of(endpoint: str) -> Callable[[], str]:
 
 
 def _breached(limit: RequestLimit) -> Response | None:
-    raise RateLimited(max(limit.reset_at - time.time(), 1))
+    # reset_at is rounded up to the next whole second; never say more than the window
+    wait = min(limit.reset_at - time.time(), limit.limit.get_expiry())
+    raise RateLimited(max(wait, 1))
 
 
 def init_app(app: Flask) -> None:
     """One limiter per app, on the storage the config names; wraps the limited views."""
     app.config.setdefault("RATE_LIMITS", DEFAULT_LIMITS)
     app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get(STORAGE_ENV) or "memory://")
+    in_memory = app.config["RATELIMIT_STORAGE_URI"] == "memory://"
     limiter = Limiter(
         get_remote_address,
         app=app,
+        storage_uri="matcher-memory://" if in_memory else None,
         strategy="moving-window",
         headers_enabled=False,  # Retry-After comes with our own 429
         key_prefix="matcher",

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import MatcherError, NotFoundError
@@ -30,7 +31,7 @@ CHOICES: tuple[str, ...] = ("therapist", "any", "none")
 class Ranker(Protocol):
     """What the clinic needs of :class:`matcher.Matcher`: a ranking for a validated intake."""
 
-    def rank(self, intake: Intake, k: int = 5) -> Ranking: ...
+    def rank(self, intake: Intake, k: int = 5, *, policy: str | None = None) -> Ranking: ...
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def submit_intake(
     wellbeing: dict[str, int] | None = None,
     contact: Contact | None = None,
     links: Links | None = None,
+    policy: str | None = None,
 ) -> StoredIntake:
     """Store a consenting client's intake, rank therapists for it and keep what they see.
 
@@ -62,6 +64,7 @@ def submit_intake(
     transaction. The intake is stored before ranking and is never lost: when
     ranking fails (an empty roster, say) the client's page says a coordinator
     will follow up, and a coordinator's view ranks it later (:func:`ranking_for`).
+    ``policy`` names the ranking policy for this intake (default: the ranker's own).
     """
 
     def with_intake(session: Session, client_id: str, token: str) -> None:
@@ -93,12 +96,13 @@ def submit_intake(
         with_intake=with_intake,
     )
     try:
-        ranking = ranker.rank(intake.with_client_id(stored.client_id), k=k)
-    except MatcherError as error:
-        # Only the error's kind is logged: its message could quote what the client wrote.
-        log.warning("could not rank intake %s: %s", stored.client_id, type(error).__name__)
-    else:
+        ranking = ranker.rank(intake.with_client_id(stored.client_id), k=k, policy=policy)
         store.save_ranking(stored.client_id, ranking)
+    except (MatcherError, OperationalError, InterfaceError) as error:
+        # The intake is stored: the database going away now must not tell the client that
+        # nothing was (they would send it again). Only the error's kind is logged: its
+        # message could quote what the client wrote.
+        log.warning("could not rank intake %s: %s", stored.client_id, type(error).__name__)
     return stored
 
 
@@ -130,13 +134,15 @@ def roster_terms(store: Store) -> dict[str, list[str]]:
     }
 
 
-def ranking_for(store: Store, ranker: Ranker, stored: StoredIntake) -> Ranking | None:
+def ranking_for(
+    store: Store, ranker: Ranker, stored: StoredIntake, *, policy: str | None = None
+) -> Ranking | None:
     """The suggestions this client was shown; ranked and kept now if they never were
     (an imported intake, or one whose ranking failed). None when it cannot be ranked."""
     ranking = store.latest_ranking(stored.client_id)
     if ranking is None:
         try:
-            ranking = ranker.rank(stored.record)
+            ranking = ranker.rank(stored.record, policy=policy)
         except MatcherError:
             return None
         store.save_ranking(stored.client_id, ranking)

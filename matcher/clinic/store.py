@@ -465,7 +465,11 @@ class Store:
             )
 
     def shown_rankings(self) -> pd.DataFrame:
-        """What each client was last shown: client_id, therapist_id, rank, eligible."""
+        """What each client was last shown, a row per suggestion: client_id, therapist_id,
+        rank, eligible, score, propensity (logged, of the order down to that rank), and
+        the ranking's policy, expected_loss and loss_bound (shares of its top score) and
+        model_version. Rankings stored before these were logged (all deterministic) have
+        NaN propensity and loss, and policy ""."""
         rows = []
         with Session(self.engine) as session:
             latest = (
@@ -476,16 +480,26 @@ class Store:
             for row in session.scalars(
                 select(RankingRow).join(latest, RankingRow.id == latest.c.id)
             ):
+                policy = row.payload.get("policy") or {}
                 for suggestion in row.payload.get("suggestions", []):
+                    propensity = suggestion.get("propensity")
                     rows.append(
-                        {
-                            "client_id": row.client_id,
-                            "therapist_id": suggestion["therapist_id"],
-                            "rank": suggestion["rank"],
-                            "eligible": row.payload.get("eligible", 0),
-                        }
+                        (
+                            row.client_id,
+                            suggestion["therapist_id"],
+                            suggestion["rank"],
+                            row.payload.get("eligible", 0),
+                            suggestion.get("score", np.nan),
+                            np.nan if propensity is None else float(propensity),
+                            policy.get("name", ""),
+                            policy.get("expected_loss", np.nan),
+                            policy.get("loss_bound", np.nan),
+                            row.model_version,
+                        )
                     )
-        return pd.DataFrame(rows, columns=["client_id", "therapist_id", "rank", "eligible"])
+        columns = ["client_id", "therapist_id", "rank", "eligible", "score", "propensity"]
+        columns += ["policy", "expected_loss", "loss_bound", "model_version"]
+        return pd.DataFrame(rows, columns=columns)
 
     def latest_ranking(self, client_id: str) -> Ranking | None:
         with Session(self.engine) as session:

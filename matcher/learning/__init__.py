@@ -9,6 +9,7 @@ contract modules, never :mod:`matcher.clinic`.
 from . import registry
 from .datasets import TrainingSet, build_training_set, click_labels, training_set_from_files
 from .evaluation import evaluate
+from .exploration import ExplorationSummary, exploration_summary
 from .model import TRACK_RECORD_WEIGHT, ClickModel, LearnedScorer, TrackRecord
 from .registry import default_model_dir, load_current
 from .training import RegisteredModel, TrainingResult, train, train_and_register
@@ -16,6 +17,7 @@ from .training import RegisteredModel, TrainingResult, train, train_and_register
 __all__ = [
     "TRACK_RECORD_WEIGHT",
     "ClickModel",
+    "ExplorationSummary",
     "LearnedScorer",
     "RegisteredModel",
     "TrackRecord",
@@ -25,6 +27,7 @@ __all__ = [
     "click_labels",
     "default_model_dir",
     "evaluate",
+    "exploration_summary",
     "load_current",
     "registry",
     "train",

@@ -69,10 +69,17 @@ class TrainingSet:
     propensity: np.ndarray  # (P,) float, NaN where not logged
     alliance_threshold: float
     n_outcomes: int
+    #: Outcome rows given (before unknown clients or therapists were skipped): what
+    #: ``matcher train --if-new-outcomes`` counts new outcomes from. -1: as ``n_outcomes``.
+    outcomes_received: int = -1
+    #: Propensities whose policy part was logged with the ranking shown (not assumed).
+    propensities_from_policy: int = 0
     holdout: np.ndarray = field(init=False)
 
     def __post_init__(self):
         self.holdout = holdout_mask(self.client_ids)
+        if self.outcomes_received < 0:
+            self.outcomes_received = self.n_outcomes
 
     @cached_property
     def client_ids(self) -> np.ndarray:
@@ -108,6 +115,7 @@ def build_training_set(
     with a cached embedder, stored texts cost nothing.
     """
     styles = StyleInferrer(embedder)
+    received = len(outcomes)
     with tqdm(total=3, desc="embedding texts", disable=not progress) as bar:
         roster = Roster.build(therapists, embedder, styles)
         bar.update(1)
@@ -141,6 +149,7 @@ def build_training_set(
         propensity=propensity,
         alliance_threshold=alliance_threshold,
         n_outcomes=len(outcomes),
+        outcomes_received=received,
     )
 
 
@@ -175,16 +184,24 @@ def logged_propensities(outcomes: pd.DataFrame) -> dict[tuple[str, str], float]:
 def position_propensities(
     shown: pd.DataFrame, outcomes: pd.DataFrame, smoothing: float = 1.0
 ) -> dict[tuple[str, str], float]:
-    """The chance of each logged placement under how placements follow suggestions.
+    """The chance of each logged placement: the policy's logged propensity of what was
+    shown times how placements follow the positions shown.
 
-    From clients who were shown a ranking and then placed, estimate how often
-    the placement was the suggestion at each rank, or someone not shown
-    (additive smoothing). A placement at rank r gets that rank's share; a
-    placement outside the list gets the "not shown" share divided among the
-    eligible therapists who were not shown. Returns {} without rankings.
+    ``shown`` has a row per suggestion a client was shown (client_id, therapist_id,
+    rank, eligible, and optionally propensity: the logged probability of the shown order
+    down to that rank). From clients who were shown a ranking and then placed, estimate
+    how often the placement was the suggestion at each rank, or someone not shown
+    (additive smoothing): the clients' side, which no policy logs. A placement at rank r
+    gets that rank's share times the logged propensity at r (a client reads the list
+    from the top, so their choice at r depended on the order down to r); rankings
+    stored before propensities were logged came from the deterministic policy, whose
+    propensity is 1. A placement outside the list gets the "not shown" share divided
+    among the eligible therapists who were not shown. Returns {} without rankings.
     """
     if shown.empty or outcomes.empty:
         return {}
+    if "propensity" not in shown.columns:
+        shown = shown.assign(propensity=np.nan)
     placed = outcomes[["client_id", "therapist_id"]].merge(
         shown, on=["client_id", "therapist_id"], how="left"
     )
@@ -196,13 +213,24 @@ def position_propensities(
     total = len(placed) + smoothing * (k + 1)
     share = {r: (counts.get(r, 0) + smoothing) / total for r in range(k + 1)}
     eligible = shown.groupby("client_id")["eligible"].max()
+    policy = pd.to_numeric(placed["propensity"], errors="coerce").fillna(1.0).to_numpy(float)
     result = {}
-    for client, therapist, rank in zip(
-        placed["client_id"], placed["therapist_id"], placed["rank"], strict=True
+    for client, therapist, rank, logged in zip(
+        placed["client_id"], placed["therapist_id"], placed["rank"], policy, strict=True
     ):
         if rank == rank:  # shown
-            result[(client, therapist)] = share[int(rank)]
+            result[(client, therapist)] = share[int(rank)] * float(np.clip(logged, 0.0, 1.0))
         else:
             others = max(int(eligible.get(client, 0)) - k, 1)
             result[(client, therapist)] = share[0] / others
     return result
+
+
+def policy_logged_placements(shown: pd.DataFrame, outcomes: pd.DataFrame) -> int:
+    """How many placements were of a suggestion whose propensity the ranking logged."""
+    if shown.empty or outcomes.empty or "propensity" not in shown.columns:
+        return 0
+    logged = shown[pd.to_numeric(shown["propensity"], errors="coerce").notna()]
+    keys = set(zip(logged["client_id"], logged["therapist_id"], strict=True))
+    pairs = zip(outcomes["client_id"], outcomes["therapist_id"], strict=True)
+    return sum(1 for pair in pairs if pair in keys)

@@ -38,6 +38,10 @@ ISOTONIC_MIN_ROWS = 5000
 TRACK_RECORD_WEIGHT = 0.3
 #: The shrinkage prior always counts for at least this many cases.
 MIN_PRIOR_CASES = 5.0
+#: A learned scorer's uncertainty about a score before training measures it (its held-out
+#: calibration error, at least MIN_MODEL_UNCERTAINTY): what the exploring policy reads.
+MODEL_UNCERTAINTY = 0.03
+MIN_MODEL_UNCERTAINTY = 0.01
 
 
 def logistic_candidate(C: float = 1.0) -> Pipeline:
@@ -238,6 +242,8 @@ class TrackRecord:
     def _fit_alliance(self, therapist_ids, clicked) -> None:
         self.alliance_ = pd.Series(dtype=float)
         self.alliance_shrinkage_ = float("inf")
+        self.cases_ = pd.Series(dtype=float)
+        self.therapist_sd_ = 0.0
         if clicked is None or not len(clicked):
             return
         cases = pd.DataFrame({"therapist_id": list(therapist_ids), "click": np.asarray(clicked)})
@@ -255,6 +261,22 @@ class TrackRecord:
             per["count"] + self.alliance_shrinkage_
         )
         self.alliance_ = np.log(shrunk / (1 - shrunk)) - np.log(rate / (1 - rate))
+        self.cases_ = per["count"].astype(float)
+        # The spread of therapists' true click rates: how far an unknown therapist may be
+        # from the average (beta-binomial: rate (1 - rate) / (k + 1)).
+        self.therapist_sd_ = float(np.sqrt(rate * (1 - rate) / (self.alliance_shrinkage_ + 1)))
+
+    def therapist_uncertainty(self, therapist_ids: Sequence[str]) -> np.ndarray:
+        """(n,) sd of each therapist's click rate around what their record says: the full
+        spread for a therapist with no record (they start at the average), shrinking as
+        ``sqrt(k / (n + k))`` with their n cases."""
+        spread = float(getattr(self, "therapist_sd_", 0.0))
+        cases = getattr(self, "cases_", None)
+        if not spread or cases is None:
+            return np.zeros(len(therapist_ids))
+        n = cases.reindex(pd.Index(therapist_ids)).fillna(0.0).to_numpy(float)
+        k = self.alliance_shrinkage_
+        return spread * np.sqrt(k / (n + k))
 
     def alliance(self, therapist_ids: Sequence[str]) -> np.ndarray:
         """Each therapist's shrunken early-alliance log-odds over the average (n,)."""
@@ -361,6 +383,7 @@ class LearnedScorer:
         track_record: TrackRecord | None = None,
         track_record_weight: float = TRACK_RECORD_WEIGHT,
         version: str = "unsaved",
+        uncertainty: float = MODEL_UNCERTAINTY,
     ):
         if not 0.0 <= track_record_weight <= 1.0:
             raise ValueError(f"track_record_weight must be in [0, 1], got {track_record_weight!r}")
@@ -368,6 +391,8 @@ class LearnedScorer:
         self.track_record = track_record
         self.track_record_weight = track_record_weight
         self.version = version
+        #: sd of any score (training sets it to the held-out calibration error).
+        self.uncertainty = uncertainty
 
     @property
     def exhaustive(self) -> bool:
@@ -379,6 +404,20 @@ class LearnedScorer:
 
     def click_probability(self, features: pd.DataFrame) -> np.ndarray:
         return self.click_model.predict_proba(features)[:, 1]
+
+    def score_uncertainty(self, features: pd.DataFrame, therapist_ids) -> np.ndarray:
+        """(n,) the model's own uncertainty about each score, for the exploring policy:
+        its calibration error for every pair, widened by how little is known of the
+        therapist (a therapist with no track record scores as the average, with the
+        whole spread of therapists' click rates as uncertainty)."""
+        base = float(getattr(self, "uncertainty", MODEL_UNCERTAINTY))
+        record = self.track_record
+        if record is None or not hasattr(record, "alliance_"):
+            return np.full(len(features), base)
+        therapist = (1.0 - self.track_record_weight) * record.therapist_uncertainty(
+            list(therapist_ids)
+        )
+        return np.sqrt(base**2 + therapist**2)
 
     def score(self, features: pd.DataFrame) -> np.ndarray:
         click = self.click_probability(features)

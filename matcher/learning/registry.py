@@ -133,6 +133,26 @@ def read_card(model_dir: Path | str, version: str) -> dict[str, Any]:
         raise ModelArtifactError(f"cannot read the card of model {version!r}: {error}") from error
 
 
+def outcomes_at_last_training(model_dir: Path | str) -> tuple[str | None, int]:
+    """The newest trained version and how many outcome rows it was trained on; (None, 0)
+    when nothing was ever trained.
+
+    The newest, whether or not it is current: a candidate the gate turned down has
+    already been judged on those outcomes, so ``matcher train --if-new-outcomes N``
+    waits for N more rather than retraining on the same data at every scheduled run.
+    The count is the card's ``data.outcomes_received`` (every outcome row given), or
+    ``data.outcomes`` on cards written before it was recorded.
+    """
+    registry = read_registry(model_dir)
+    if not registry["versions"]:
+        return None, 0
+    newest = max(
+        registry["versions"], key=lambda v: (registry["versions"][v].get("created") or "", v)
+    )
+    data = read_card(model_dir, newest).get("data", {})
+    return newest, int(data.get("outcomes_received", data.get("outcomes", 0)))
+
+
 def environment() -> dict[str, str]:
     """The library versions a model card records and :func:`check_compatible` compares."""
     return {

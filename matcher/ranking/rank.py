@@ -12,6 +12,7 @@ import pandas as pd
 from .explain import explain_rows
 from .features import ClientProfile, pair_features
 from .filters import CONSTRAINTS, EXCLUSION_SUMMARY, constraint_masks, eligible, miss_description
+from .policy import PRIOR_UNCERTAINTY, Decision, PolicyLog, PolicySettings, explore
 from .roster import Roster
 from .scoring import Scorer
 
@@ -29,6 +30,15 @@ SURROGATE_SAMPLE = 1024
 #: The shortlist: this many candidates (at least), best by the surrogate score.
 SHORTLIST_SIZE = 2000
 SHORTLIST_PER_SUGGESTION = 50
+#: A stored ranking logs the best-scored eligible candidates, at most this many, with the
+#: eligible count. Bounded on purpose: a national roster has thousands of eligible
+#: therapists per client, and the log must stay a few kilobytes per ranking; the top 50
+#: covers every policy that shows (or samples among) the first few, since a near-tie set
+#: never holds more than ``policy.MAX_NEAR_TIES``, and lets an offline check replay a
+#: different ranking of the top candidates.
+LOGGED_CANDIDATES = 50
+#: Said above the list when its order was drawn among near-ties (by how many there are).
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +52,14 @@ class Suggestion:
     reasons: tuple[str, ...]
     style: tuple[float, ...]  # the therapist's four axes, -3..+3
     model_version: str
+    #: Probability, under the policy in force, that the list began with the suggestions
+    #: shown down to this one, in this order (1 for the deterministic policy); None in
+    #: rankings stored before propensities were logged.
+    propensity: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, *, log: bool = True) -> dict[str, Any]:
+        """As JSON-ready data; ``log=False`` leaves out the logged propensity."""
+        data = {
             "rank": self.rank,
             "therapist_id": self.therapist_id,
             "name": self.name,
@@ -53,6 +68,9 @@ class Suggestion:
             "style": [round(v, 2) for v in self.style],
             "model_version": self.model_version,
         }
+        if log:
+            data["propensity"] = None if self.propensity is None else round(self.propensity, 6)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Suggestion:
@@ -65,6 +83,7 @@ class Suggestion:
             reasons=tuple(data.get("reasons", ())),
             style=tuple(float(v) for v in data.get("style", ())),
             model_version=str(data.get("model_version", "")),
+            propensity=None if data.get("propensity") is None else float(data["propensity"]),
         )
 
 
@@ -105,6 +124,9 @@ class Ranking(Sequence[Suggestion]):
 
     ``excluded`` counts, per constraint, the therapists who fail it;
     ``near_misses`` is filled only when fewer than ``k`` therapists passed.
+    ``candidates`` logs the best-scored eligible therapists (at most
+    ``LOGGED_CANDIDATES``, as (therapist id, score)) and ``policy`` what the ranking
+    policy did; both are empty or None in rankings stored before they were logged.
     """
 
     suggestions: tuple[Suggestion, ...]
@@ -118,6 +140,8 @@ class Ranking(Sequence[Suggestion]):
     k: int = field(default=5)
     #: Concern tags read from the client's story (not ticked), shown to coordinators.
     inferred_concerns: tuple[str, ...] = ()
+    candidates: tuple[tuple[str, float], ...] = ()
+    policy: PolicyLog | None = None
 
     @overload
     def __getitem__(self, index: int) -> Suggestion: ...
@@ -154,9 +178,41 @@ class Ranking(Sequence[Suggestion]):
             f"{EXCLUSION_SUMMARY[name]}."
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "suggestions": [s.as_dict() for s in self.suggestions],
+    @property
+    def near_tie_group(self) -> tuple[Suggestion, ...]:
+        """The leading suggestions whose order was drawn at random among near-ties."""
+        if self.policy is None or len(self.policy.near_ties) < 2:
+            return ()
+        group = []
+        for suggestion in self.suggestions:
+            if suggestion.therapist_id not in self.policy.near_ties:
+                break
+            group.append(suggestion)
+        return tuple(group) if len(group) >= 2 else ()
+
+    @property
+    def near_tie_message(self) -> str | None:
+        """A sentence for the client when the order of the first suggestions is random."""
+        n = len(self.near_tie_group)
+        if n < 2:
+            return None
+        count = _COUNT_WORDS.get(n, str(n))
+        if n == len(self.suggestions):
+            return (
+                f"These {count} fit you about equally well, so we list them in a random order: "
+                "the first is not a better fit than the others."
+            )
+        return (
+            f"The first {count} fit you about equally well, so we list them in a random "
+            "order: the first is not a better fit than the others."
+        )
+
+    def as_dict(self, *, log: bool = True) -> dict[str, Any]:
+        """As JSON-ready data; ``log=False`` leaves out what is kept for learning (the
+        candidates' scores and the propensities), which a caller who stores nothing
+        does not need."""
+        data = {
+            "suggestions": [s.as_dict(log=log) for s in self.suggestions],
             "near_misses": [m.as_dict() for m in self.near_misses],
             "eligible": self.eligible,
             "roster_size": self.roster_size,
@@ -168,14 +224,24 @@ class Ranking(Sequence[Suggestion]):
             "model_version": self.model_version,
             "k": self.k,
             "inferred_concerns": list(self.inferred_concerns),
+            "policy": None if self.policy is None else self.policy.as_dict(),
+            "near_tie_message": self.near_tie_message,
         }
+        if log:
+            data["candidates"] = [
+                {"therapist_id": t, "score": round(v, 4)} for t, v in self.candidates
+            ]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ranking:
         """The inverse of :meth:`as_dict`: a stored ranking as the typed object again.
 
-        ``limiting_constraint`` and ``message`` are derived, so they are not read back.
+        ``limiting_constraint``, ``message`` and ``near_tie_message`` are derived, so they
+        are not read back. A payload stored before candidates, propensities and the policy
+        were logged loads with none of them.
         """
+        policy = data.get("policy")
         return cls(
             suggestions=tuple(Suggestion.from_dict(s) for s in data.get("suggestions", ())),
             near_misses=tuple(NearMiss.from_dict(m) for m in data.get("near_misses", ())),
@@ -187,6 +253,10 @@ class Ranking(Sequence[Suggestion]):
             model_version=str(data.get("model_version", "")),
             k=int(data.get("k", 5)),
             inferred_concerns=tuple(data.get("inferred_concerns", ())),
+            candidates=tuple(
+                (str(c["therapist_id"]), float(c["score"])) for c in data.get("candidates") or ()
+            ),
+            policy=PolicyLog.from_dict(policy) if isinstance(policy, dict) else None,
         )
 
 
@@ -197,6 +267,8 @@ def rank_client(
     k: int = 5,
     *,
     exhaustive: bool | None = None,
+    policy: PolicySettings | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Ranking:
     """Rank the roster for one client; hard constraints are never violated.
 
@@ -208,15 +280,24 @@ def rank_client(
         Score every candidate with the model (True), or allow a shortlist above
         ``SHORTLIST_ABOVE`` candidates (False). Default: the scorer's own
         ``exhaustive`` attribute, True when it has none.
+    policy : PolicySettings, optional
+        The deterministic top k (the default), or an order drawn among near-ties
+        within the loss bound (see :mod:`matcher.ranking.policy`). Either way only
+        eligible therapists are candidates.
+    rng : numpy.random.Generator, optional
+        The exploring policy's draws (default: a generator seeded from the OS).
     """
     if not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
     if exhaustive is None:
         exhaustive = bool(scorer.exhaustive)
+    policy = policy or PolicySettings()
     masks = constraint_masks(client.record, roster)
     passing = eligible(masks)
     rows = np.flatnonzero(passing)
-    suggestions = _suggest(client, roster, scorer, rows, k, exhaustive)
+    suggestions, candidates, log = _suggest(
+        client, roster, scorer, rows, k, exhaustive, policy, rng
+    )
     near_misses: tuple[NearMiss, ...] = ()
     if len(rows) < k:
         near_misses = _near_misses(client, roster, scorer, masks, exhaustive)
@@ -231,7 +312,18 @@ def rank_client(
         model_version=scorer.version,
         k=int(k),
         inferred_concerns=client.inferred_concerns,
+        candidates=candidates,
+        policy=log,
     )
+
+
+def score_uncertainty(scorer: Scorer, features: pd.DataFrame, therapist_ids) -> np.ndarray:
+    """(n,) the scorer's own uncertainty about each score: its ``score_uncertainty``
+    method when it has one (a learned scorer), else ``PRIOR_UNCERTAINTY`` for everyone."""
+    method = getattr(scorer, "score_uncertainty", None)
+    if method is None:
+        return np.full(len(features), PRIOR_UNCERTAINTY)
+    return np.asarray(method(features, therapist_ids), dtype=float)
 
 
 def track_record_of(scorer: Scorer | None):
@@ -306,14 +398,25 @@ def _suggest(
     rows: np.ndarray,
     k: int,
     exhaustive: bool = True,
-) -> tuple[Suggestion, ...]:
+    policy: PolicySettings | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[tuple[Suggestion, ...], tuple[tuple[str, float], ...], PolicyLog]:
+    """The suggestions, the logged candidates and what the policy did."""
+    policy = policy or PolicySettings()
     if len(rows) == 0:
-        return ()
+        return (), (), PolicyLog(policy.name, policy.loss_bound)
     features = pair_features(client, roster, rows, track_record_of(scorer))
     scores = shortlist_scores(scorer, features, k, exhaustive)
-    best = _top(scores, k)
+    decision: Decision | None = None
+    if policy.explores:
+        sigma = score_uncertainty(scorer, features, roster.ids[rows])
+        decision = explore(scores, sigma, k, policy.loss_bound, rng or np.random.default_rng())
+        best, propensity = decision.order, decision.propensity
+    else:
+        best = _top(scores, k)
+        propensity = np.ones(len(best))
     reasons = explain_rows(client, roster, scorer, rows[best], features.iloc[best], features.mean())
-    return tuple(
+    suggestions = tuple(
         Suggestion(
             rank=position + 1,
             therapist_id=str(roster.ids[rows[i]]),
@@ -322,8 +425,26 @@ def _suggest(
             reasons=reasons[position],
             style=tuple(float(v) for v in roster.style[rows[i]]),
             model_version=scorer.version,
+            propensity=float(propensity[position]),
         )
         for position, i in enumerate(best)
+    )
+    logged = [i for i in _top(scores, LOGGED_CANDIDATES) if np.isfinite(scores[i])]
+    candidates = tuple((str(roster.ids[rows[i]]), float(scores[i])) for i in logged)
+    return suggestions, candidates, _policy_log(policy, decision, roster.ids[rows])
+
+
+def _policy_log(policy: PolicySettings, decision: Decision | None, ids: np.ndarray) -> PolicyLog:
+    if decision is None:
+        return PolicyLog(policy.name, policy.loss_bound)
+    drawn = decision.drawn >= 2 and decision.temperature > 0
+    return PolicyLog(
+        name=policy.name,
+        loss_bound=policy.loss_bound,
+        expected_loss=decision.expected_loss,
+        temperature=decision.temperature,
+        uncertainty=decision.uncertainty,
+        near_ties=tuple(str(ids[i]) for i in decision.near_ties) if drawn else (),
     )
 
 

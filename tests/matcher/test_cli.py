@@ -160,3 +160,83 @@ def test_seed_demo_fills_an_empty_database_once(database_url, capsys, fake_embed
     assert demo_therapist(store) == next(p.therapist_id for p in placed if p.awaiting_therapist)
     assert cli.main(args, embedder=fake_embedder) == 0
     assert "not seeding" in capsys.readouterr().out
+
+
+# --- retraining on a schedule: --if-new-outcomes ----------------------------------------------
+
+
+@pytest.fixture
+def trainings(monkeypatch):
+    """Record training runs instead of training (the rule under test comes before it)."""
+    from matcher.learning.registry import save_version
+    from matcher.learning.training import RegisteredModel
+    from matcher.ranking import PriorScorer
+
+    runs = []
+
+    def fake_train(ts, model_dir, **options):
+        runs.append(model_dir)
+        save_version(model_dir, f"v{len(runs)}", PriorScorer(), {"data": {"outcomes": 2}})
+        return RegisteredModel(f"v{len(runs)}", False, "a stand-in", {})
+
+    monkeypatch.setattr(cli, "training_set_from_store", lambda store, embedder, **o: None)
+    monkeypatch.setattr(cli, "train_and_register", fake_train)
+    monkeypatch.setattr(cli, "training_summary", lambda card: "")
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("trained_on", "needed", "trains"),
+    [
+        pytest.param(None, 3, False, id="no-model-2-new-need-3"),
+        pytest.param(None, 2, True, id="no-model-2-new-need-2"),
+        pytest.param(1, 2, False, id="1-new-need-2"),
+        pytest.param(1, 1, True, id="1-new-need-1"),
+    ],
+)
+def test_train_if_new_outcomes_at_its_boundary(
+    fixtures_dir, database_url, tmp_path, capsys, trainings, trained_on, needed, trains
+):
+    """The database holds 2 outcomes; the last model (if any) was trained on ``trained_on``."""
+    from matcher.learning.registry import save_version
+    from matcher.ranking import PriorScorer
+
+    assert cli.main(["--database-url", database_url, "import", str(fixtures_dir)]) == 0
+    models = tmp_path / "models"
+    if trained_on is not None:
+        save_version(models, "v0", PriorScorer(), {"data": {"outcomes_received": trained_on}})
+    capsys.readouterr()
+    args = ["--database-url", database_url, "train", "--model-dir", str(models)]
+    assert cli.main([*args, "--if-new-outcomes", str(needed)]) == 0
+    out = capsys.readouterr().out
+    assert len(trainings) == int(trains)
+    if trains:
+        assert "model v1" in out
+    else:
+        new = 2 - (trained_on or 0)
+        assert out.count("\n") == 1 and f"{new} new outcomes" in out and "not training" in out
+
+
+def test_train_if_new_outcomes_counts_from_the_newest_training(
+    fixtures_dir, database_url, tmp_path, capsys, trainings
+):
+    """A run that trained (promoted or not) resets the count: the next waits for more."""
+    assert cli.main(["--database-url", database_url, "import", str(fixtures_dir)]) == 0
+    args = ["--database-url", database_url, "train", "--model-dir", str(tmp_path / "models")]
+    assert cli.main([*args, "--if-new-outcomes", "1"]) == 0
+    assert cli.main([*args, "--if-new-outcomes", "1"]) == 0
+    assert len(trainings) == 1
+    assert "0 new outcomes since model v1 was trained" in capsys.readouterr().out
+    assert cli.main([*args, "--if-new-outcomes", "-1"]) == 2
+
+
+def test_rank_with_the_exploring_policy_writes_propensities(fixtures_dir, tmp_path, capsys):
+    out = tmp_path / "ranks.csv"
+    args = ["rank", "--therapists", str(fixtures_dir / "therapists.csv")]
+    args += ["--intakes", str(fixtures_dir / "intakes.csv"), "--model-dir", ""]
+    assert cli.main([*args, "--policy", "explore", "--out", str(out)]) == 0
+    ranks = pd.read_csv(out)
+    assert "propensity" in ranks.columns and ranks["propensity"].between(0, 1).all()
+    assert "explore policy" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--policy", "random", "--out", str(out)])

@@ -126,9 +126,7 @@ CRAFTED = {
 @pytest.mark.parametrize("name", sorted(CRAFTED))
 def test_crafted_bodies_are_a_400_naming_the_field(api, name, caplog):
     body, field = CRAFTED[name]
-    response = api.post(
-        "/api/v1/matches", data=body, headers={"Content-Type": "application/json"}
-    )
+    response = api.post("/api/v1/matches", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.get_data(as_text=True)[:200]
     errors = response.get_json()["errors"]
     assert field in errors and errors[field]

@@ -40,7 +40,9 @@ def test_production_refuses_a_schema_that_was_not_upgraded(monkeypatch, tmp_path
 
 def test_production_sends_hsts_and_development_does_not(make_app, monkeypatch):
     production = make_app(PRODUCTION=True, SECRET_KEY="s" * 40).test_client()
-    assert production.get("/intake").headers["Strict-Transport-Security"].startswith(
-        "max-age=31536000"
+    assert (
+        production.get("/intake")
+        .headers["Strict-Transport-Security"]
+        .startswith("max-age=31536000")
     )
     assert "Strict-Transport-Security" not in make_app().test_client().get("/intake").headers
