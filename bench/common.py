@@ -13,8 +13,10 @@ intakes whose texts are encoded by the real model at ranking time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import re
 import resource
 import statistics
 import time
@@ -457,3 +459,26 @@ def _trained_scorers(ctx: Context) -> dict[str, Any]:
         scorers[name] = scorer
     joblib.dump(scorers, path)
     return scorers
+
+
+class HashingEmbedder:
+    """Words hashed into signed dimensions and normalised: texts sharing words are close.
+
+    Deterministic, offline and fast: the tests' fake embedder and the benchmarks that
+    exercise everything but the sentence model (the simulated year, the soak).
+    """
+
+    def __init__(self, dimension: int = 64, name: str | None = None):
+        self.dimension = dimension
+        self.name = name or f"hashing-bow-{dimension}"
+
+    def encode(self, texts) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z]+", text.lower()):
+                digest = hashlib.md5(word.encode()).digest()
+                out[i, digest[0] % self.dimension] += 1.0 if digest[1] % 2 else -1.0
+            norm = np.linalg.norm(out[i])
+            if norm > 0:
+                out[i] /= norm
+        return out

@@ -32,10 +32,8 @@ product's real embedder with ``--embedder real``). docs/model.md holds the last 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -46,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench.common import HashingEmbedder
 
 #: Founding therapists, and new ones joining mid-year (one in each of these weeks).
 FOUNDING = 60
@@ -71,25 +71,6 @@ REGIMES = ("default", "therapist_effects")
 POLICIES = ("deterministic", "explore")
 QUICK = {"seeds": (11,), "weeks": 26, "arrivals": 16}
 IMAGE = Path(__file__).resolve().parent.parent / "docs" / "images" / "learning-loop.png"
-
-
-class HashingEmbedder:
-    """Words hashed into 128 signed dimensions, normalised: texts sharing words are close.
-    Deterministic and offline (the tests' fake embedder, wider)."""
-
-    name = "bench-hashing-bow-128"
-    dimension = 128
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z]+", text.lower()):
-                digest = hashlib.md5(word.encode()).digest()
-                out[i, digest[0] % self.dimension] += 1.0 if digest[1] % 2 else -1.0
-            norm = np.linalg.norm(out[i])
-            if norm > 0:
-                out[i] /= norm
-        return out
 
 
 @dataclass
@@ -180,7 +161,11 @@ def run_year(
     # the practice's past: the first clients' logged placements with founding therapists
     history = world.outcomes_with_propensity().head(HISTORY)
     history = history[history["therapist_id"].isin(set(roster["therapist_id"][:FOUNDING]))]
-    base = HashingEmbedder() if embedder_kind == "hashing" else _real_embedder()
+    base = (
+        HashingEmbedder(128, "bench-hashing-bow-128")
+        if embedder_kind == "hashing"
+        else _real_embedder()
+    )
     rng = np.random.default_rng([seed, 1 + POLICIES.index(policy)])  # clients and outcomes
     with tempfile.TemporaryDirectory(prefix="matcher-loop-") as folder:
         store = Store(f"sqlite:///{Path(folder) / 'practice.db'}")

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import HashingEmbedder
+
 #: Growth allowed after the warm-up, in MB, for a 10-minute soak.
 BOUND_MB = 50.0
 #: Per-address limits for the soak: far above what one visitor sends, one-minute windows.
@@ -78,29 +80,6 @@ FORM: dict[str, Any] = {
     "contact_times": "weekday evenings",
     "consent": "yes",
 }
-
-
-class HashingEmbedder:
-    """A stand-in for the sentence model: words hashed into 64 dimensions (fast, no model
-    to load), for soaking the web layer alone."""
-
-    name = "hashing-64"
-    dimension = 64
-
-    def encode(self, texts):
-        import hashlib
-
-        import numpy as np
-
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z]+", text.lower()):
-                digest = hashlib.md5(word.encode()).digest()
-                out[i, digest[0] % self.dimension] += 1.0 if digest[1] % 2 else -1.0
-            norm = float(np.linalg.norm(out[i]))
-            if norm > 0:
-                out[i] /= norm
-        return out
 
 
 def rss_mb() -> float:
@@ -491,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     logging.basicConfig(level=logging.WARNING)
     if args.embedder == "fake":
-        embedder = HashingEmbedder()
+        embedder = HashingEmbedder(64, "hashing-64")
     else:
         from matcher.ranking.embed import SentenceTransformerEmbedder
 

@@ -2,45 +2,34 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from bench.common import HashingEmbedder
 from matcher.schema import read_csv
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-class FakeEmbedder:
+class FakeEmbedder(HashingEmbedder):
     """A deterministic bag-of-words embedder: texts sharing words have similar vectors.
 
     Fast and offline, so most tests need not load the real model; one test
     module (``tests/matcher/ranking/test_embed_real.py``) checks the real one.
+    It counts its calls, so tests can check how often a ranking encodes.
     """
 
-    name = "fake-bow"
-    dimension = 64
-
     def __init__(self):
+        super().__init__(64, "fake-bow")
         self.calls = 0
         self.texts_encoded = 0
 
     def encode(self, texts):
         self.calls += 1
         self.texts_encoded += len(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z]+", text.lower()):
-                digest = hashlib.md5(word.encode()).digest()
-                out[i, digest[0] % self.dimension] += 1.0 if digest[1] % 2 else -1.0
-            norm = np.linalg.norm(out[i])
-            if norm > 0:
-                out[i] /= norm
-        return out
+        return super().encode(texts)
 
 
 @pytest.fixture
