@@ -21,6 +21,9 @@ class FakeEmbedder(HashingEmbedder):
     It counts its calls, so tests can check how often a ranking encodes.
     """
 
+    name = "fake-bow"  # also readable on the class, before any instance exists
+    dimension = 64
+
     def __init__(self):
         super().__init__(64, "fake-bow")
         self.calls = 0
