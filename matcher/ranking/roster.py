@@ -74,15 +74,23 @@ class _Index:
         return matrix
 
 
+#: Texts encoded per call while a roster is built: bounds the build's peak memory (one
+#: chunk's cache lookups and vectors at a time, written into the preallocated matrix).
+BUILD_CHUNK = 4096
+
+
 def _encode_rows(
     embedder: Embedder, texts: list[str], n: int, rows: np.ndarray, dimension: int | None
 ) -> np.ndarray:
     """(n, d) with the encoded ``texts`` at ``rows`` (the other rows are filled by the caller)."""
-    vectors = embedder.encode(texts)
-    if len(rows) == n:
-        return vectors
-    out = np.zeros((n, vectors.shape[1] if len(texts) else dimension), dtype=np.float32)
-    out[rows] = vectors
+    out = None
+    for start in range(0, len(texts), BUILD_CHUNK):
+        vectors = embedder.encode(texts[start : start + BUILD_CHUNK])
+        if out is None:
+            out = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+        out[rows[start : start + len(vectors)]] = vectors
+    if out is None:
+        out = np.zeros((n, dimension or embedder.dimension), dtype=np.float32)
     return out
 
 

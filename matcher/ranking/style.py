@@ -198,6 +198,10 @@ def fit_reader(embedder: Embedder, c: float = READER_C) -> StyleReader:
     return StyleReader.fit(embedder.encode(texts), labels, c)
 
 
+#: Texts read per encode: bounds the memory of reading a large roster's approaches
+#: (every sentence of a chunk is encoded at once).
+TEXT_CHUNK = 2048
+
 # One fit per process and embedding model: the reader depends only on the model (named
 # as in the embedding cache's keys) and on package data, like ``load_toml``'s cache.
 _READERS: dict[tuple[str, float], StyleReader] = {}
@@ -363,6 +367,14 @@ class StyleInferrer:
         values : (len(texts), 4) float32 in [-3, 3]; 0 for blank text
         confidence : (len(texts), 4) float32 in [0, 1]; 0 for blank text
         """
+        values = np.zeros((len(texts), len(STYLE_AXES)), dtype=np.float32)
+        confidence = np.zeros_like(values)
+        for start in range(0, len(texts), TEXT_CHUNK):
+            chunk = slice(start, start + TEXT_CHUNK)
+            values[chunk], confidence[chunk] = self._infer_chunk(texts[chunk])
+        return values, confidence
+
+    def _infer_chunk(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         groups = [split_sentences(text) for text in texts]
         flat = [sentence for group in groups for sentence in group]
         owner = np.repeat(np.arange(len(texts)), [len(group) for group in groups])
