@@ -11,6 +11,8 @@ from matcher.text import load_toml, style_axes
 from matcher.vocab import CONCERN_TAGS, STYLE_AXES
 
 HELDOUT = Path(__file__).parents[1] / "data" / "heldout"
+#: Held-out style sets, each written apart from the training set and from the others.
+HELDOUT_STYLE = ("style_sentences.toml", "style_sentences_2.toml")
 KINDS = {"plain", "negated", "hedged", "neutral", "mixed"}
 
 
@@ -46,9 +48,9 @@ def _check_sentences(sentences: list[dict]) -> None:
     "sentences",
     [
         pytest.param(load_toml("style_sentences")["sentence"], id="training"),
-        pytest.param(
-            tomllib.loads((HELDOUT / "style_sentences.toml").read_text())["sentence"],
-            id="held-out",
+        *(
+            pytest.param(tomllib.loads((HELDOUT / name).read_text())["sentence"], id=name)
+            for name in HELDOUT_STYLE
         ),
     ],
 )
@@ -60,9 +62,10 @@ def test_labelled_style_sentences_are_well_formed(sentences):
             assert any(s.get(axis) == pole and s["kind"] == "negated" for s in sentences)
 
 
-def test_held_out_sentences_are_not_in_the_training_set():
+@pytest.mark.parametrize("name", HELDOUT_STYLE)
+def test_held_out_sentences_are_not_in_the_training_set(name):
     training = {s["text"].casefold() for s in load_toml("style_sentences")["sentence"]}
-    heldout = tomllib.loads((HELDOUT / "style_sentences.toml").read_text())["sentence"]
+    heldout = tomllib.loads((HELDOUT / name).read_text())["sentence"]
     assert not training & {s["text"].casefold() for s in heldout}
 
 
@@ -98,6 +101,7 @@ def test_development_style_sentences_are_well_formed_and_apart():
         assert (sentence["kind"] == "neutral") == (not labels), sentence
     texts = {s["text"].casefold() for s in development}
     assert len(texts) == len(development)
-    heldout = tomllib.loads((HELDOUT / "style_sentences.toml").read_text())["sentence"]
     assert not texts & {s["text"].casefold() for s in load_toml("style_sentences")["sentence"]}
-    assert not texts & {s["text"].casefold() for s in heldout}
+    for name in HELDOUT_STYLE:
+        heldout = tomllib.loads((HELDOUT / name).read_text())["sentence"]
+        assert not texts & {s["text"].casefold() for s in heldout}
