@@ -44,9 +44,21 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
 def split_sentences(text: str) -> list[str]:
-    """The text's sentences (at most ``MAX_SENTENCES``); blank text has none."""
-    parts = [part.strip() for part in _SENTENCE_END.split(text or "")]
-    return [part for part in parts if part][:MAX_SENTENCES]
+    """The text's sentences (at most ``MAX_SENTENCES``); blank text has none.
+
+    A question answered by a bare refusal stays one sentence ("Homework? Not for
+    me." reads as "Homework? \u2014 Not for me."), so the refusal can reach back to it.
+    """
+    sentences: list[str] = []
+    for part in _SENTENCE_END.split(text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        if sentences and sentences[-1].endswith("?") and _starts_with_refusal(part):
+            sentences[-1] += " \u2014 " + part
+        else:
+            sentences.append(part)
+    return sentences[:MAX_SENTENCES]
 
 
 # --- negation scope -------------------------------------------------------------------------
@@ -57,29 +69,42 @@ _HEDGE = re.compile(
     r"(?:sure|certain)"
     r"|(?:i )?(?:do ?n[o']?t|don'?t) (?:really |quite |even )?know(?: (?:yet|really))?"
     r"(?= *[,.?!;]|$| what| if| whether)"
-    r"|not that i know)",
+    r"|not that i know"
+    r"|(?:do|did|would|does)n'?t mind)",  # "I don't mind homework" asks for it
     re.I,
 )
 _NOT = r"(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
 # Words and phrases that refuse or deny what follows them, up to the end of the clause.
-_CUE = re.compile(
-    r"\b(?:the last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
-    r"|(?:tired|sick|weary) of|fed up with|done with|enough of|no more"
+_CUES = (
+    r"(?:the last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
+    r"|(?:tired|sick|weary) of|fed up with|done with|enough of|no more|zero interest in"
     r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
-    r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")\b",
-    re.I,
+    r"|refus(?:e|es|ed|ing)(?: to)?|spare me|hard pass|i'?ll pass|nope|nah"
+    r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")"
 )
+_CUE = re.compile(rf"\b{_CUES}\b", re.I)
 # Verbs that negate their object ("ignore my childhood"): one inside a negated scope
-# cancels the negation ("I won't ignore your childhood" asks for the past).
+# cancels the negation ("I won't ignore your childhood" asks for the past), as does a
+# second cue ("sick of therapists who never ask about my childhood").
 _INNER = re.compile(
     r"\b(?:ignor(?:e|es|ed|ing)|skip(?:s|ped|ping)?|neglect(?:s|ed|ing)?|dismiss(?:es|ed|ing)?"
     r"|back(?:s|ed|ing)? off|hold(?:s|ing)? back|held back|shy(?:ing)? away"
+    r"|brush(?:es|ed|ing)? (?:off|aside)|gloss(?:es|ed|ing)? over"
     r"|steer(?:s|ing)? (?:you |them |clients |people )?away|tiptoe(?:s|ing)?"
-    r"|limit(?:s|ed|ing)?|restrict(?:s|ed|ing)?|afraid|without|unless)\b",
+    r"|limit(?:s|ed|ing)?|restrict(?:s|ed|ing)?|afraid|unless)\b",
     re.I,
 )
+# A second negation that governs the scope ("therapists who never ask", "a therapist who
+# refuses to", "say no to", "[want to] stop talking"); one further in ("floods you're
+# not ready for") is local.
+_NESTED = re.compile(rf"(?:^|\b(?:who|that|which|to|say|says|let'?s)\s+){_CUES}\b", re.I)
 _CLAUSE = re.compile(r"\s*(?:[;:\u2014\u2013]|\s-\s|(?<!anything),?\s+but\s+)\s*", re.I)
-_SCOPE_END = re.compile(r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b", re.I)
+# A scope ends at punctuation, at "but", or where a new clause starts ("... and I ...").
+_SCOPE_END = re.compile(
+    r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b"
+    r"|\b(?:and|or|so|because|since)\s+(?:i|i'm|i'd|i've|we|you|they|it's)\b",
+    re.I,
+)
 # The wanting in "don't want to dig into my childhood" is the negation's, not the content's.
 _LEAD = re.compile(
     r"^(?:(?:really|just|even|ever|simply|do|does|want|need|like|wish|think|believe in|expect)"
@@ -89,6 +114,34 @@ _LEAD = re.compile(
 _WORD = re.compile(r"[A-Za-z']+")
 _STUB = {"i", "i'm", "i'd", "please"}  # a leading "I," or "Please," left by a removed scope
 _MIN_REST_WORDS = 2
+# Words that say nothing about what is refused: a negation followed by only these
+# ("Not for me", "isn't what I'm after", "No thanks") refuses what came before it.
+_FILLER = frozenset(
+    _WORD.findall(
+        """
+        a absolutely after again all am an and any anymore are at be big but definitely do does
+        done either enough even exactly fan for going gonna hard honestly how i i'd i'll i'm
+        i've id im interested is it it's its job just kind like looking lol me much my need
+        needed never no not now of ok okay one option or pass personally please process part
+        quite really right so something sure thank thanks that that's the there thing things
+        this thx time to tried ty want wanted was way were what will work works would you
+        """
+    )
+)
+
+# Words between a refused subject and its negation ("Gentle and calm is not ...").
+_COPULA = frozenset(_WORD.findall("is are was were be 's that this it just really simply so"))
+
+
+def _is_filler(text: str) -> bool:
+    """True when ``text`` has no words beyond :data:`_FILLER` and negation cues."""
+    return all(word in _FILLER for word in _WORD.findall(_CUE.sub(" ", text.lower())))
+
+
+def _starts_with_refusal(sentence: str) -> bool:
+    """True for "Not for me.", "Rather not, thanks." and "Tried that, never again."."""
+    head = re.split(r"[,;:.!?\u2014\u2013]", sentence, maxsplit=1)[0]
+    return any(_CUE.search(part) and _is_filler(part) for part in (head, sentence))
 
 
 def negation_views(sentence: str) -> list[tuple[str, int]]:
@@ -96,33 +149,68 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
 
     A sentence without a negation cue is read as itself, ``[(sentence, 1)]``.
     Otherwise, per clause, each negation's scope (from the cue to the end of the
-    clause) is a view of sign -1 (+1 when the scope holds a verb that negates its
-    object, as in "won't ignore") and what is left of the clause, if two words or
-    more, a view of sign +1: "I don't need sympathy, I need strategies" gives
-    ``[("sympathy", -1), ("I need strategies", 1)]``.
+    clause) is a view of sign -1 (+1 when the scope holds a second negation or a
+    verb that negates its object, as in "won't ignore") and what is left of the
+    clause, if two words or more, a view of sign +1: "I don't need sympathy, I need
+    strategies" gives ``[("sympathy", -1), ("I need strategies", 1)]``. A negation
+    with nothing after it refuses what came before: "Gentle and calm is not what I
+    need" gives ``[("Gentle and calm", -1)]``, and a clause that is only a refusal
+    ("Homework \u2014 no thanks") flips the clause before it.
     """
     clean = _HEDGE.sub(" ", sentence.replace("\u2019", "'"))
     if not _CUE.search(clean):
         return [(sentence, 1)]
     views: list[tuple[str, int]] = []
+    previous: tuple[int, str] | None = None  # where the last clause's views start, its text
     for clause in _CLAUSE.split(clean):
-        position, rest = 0, []
-        while (cue := _CUE.search(clause, position)) is not None:
-            rest.append(clause[position : cue.start()])
-            end = _SCOPE_END.search(clause, cue.end())
-            position = end.start() if end else len(clause)
-            scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
-            if _WORD.search(scope):
-                views.append((scope, 1 if len(_INNER.findall(scope)) % 2 else -1))
-        rest.append(clause[position:])
-        remainder = re.sub(r"\s+([,.;:!?])", r"\1", " ".join(r.strip() for r in rest))
-        head, comma, tail = remainder.strip(" ,.;:").partition(",")
-        if comma and head.strip().lower() in _STUB:
-            remainder = tail
-        remainder = re.sub(r"\s+", " ", remainder).strip(" ,.;:")
-        if len(_WORD.findall(remainder)) >= _MIN_REST_WORDS:
+        first = len(views)
+        remainder, refers_back = _read_clause(clause, views)
+        if refers_back and previous is not None:
+            start, text = previous
+            flipped = [(view, -sign) for view, sign in views[start:first]]
+            views[start:first] = flipped or ([(text, -1)] if text else [])
+            first = len(views)
+        if len(_WORD.findall(remainder)) >= _MIN_REST_WORDS and not _is_filler(remainder):
             views.append((remainder, 1))
+        previous = (first, remainder if _WORD.search(remainder) else "")
     return views or [(sentence, 1)]
+
+
+def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
+    """Append the views of one clause's negated scopes to ``views``; return what is
+    left of the clause and whether the clause refuses the one before it."""
+    position, rest, refers_back = 0, [], False
+    while (cue := _CUE.search(clause, position)) is not None:
+        before = clause[position : cue.start()]
+        end = _SCOPE_END.search(clause, cue.end())
+        position = end.start() if end else len(clause)
+        scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
+        if _is_filler(scope):  # "... is not what I want": the refused thing came first
+            subject = _strip_filler_tail(before)
+            if _is_filler(subject):
+                refers_back = True
+            else:
+                views.append((subject, -1))
+            continue
+        rest.append(before)
+        flips = len(_NESTED.findall(scope)) + len(_INNER.findall(scope))
+        if cue.group().lower() == "without" and not before.strip():
+            flips += 1  # "Without some tools, I'll go round in circles" asks for tools
+        views.append((scope, 1 if flips % 2 else -1))
+    rest.append(clause[position:])
+    remainder = re.sub(r"\s+([,.;:!?])", r"\1", " ".join(r.strip() for r in rest))
+    head, comma, tail = remainder.strip(" ,.;:").partition(",")
+    if comma and head.strip().lower() in _STUB:
+        remainder = tail
+    return re.sub(r"\s+", " ", remainder).strip(" ,.;:?!"), refers_back
+
+
+def _strip_filler_tail(text: str) -> str:
+    """``text`` without its trailing copula ("Gentle and calm is" -> "Gentle and calm")."""
+    words = list(_WORD.finditer(text))
+    while words and words[-1].group().lower() in _COPULA:
+        words.pop()
+    return text[: words[-1].end()].strip(" ,.;:?!'\"") if words else ""
 
 
 def training_views(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.ndarray]:

@@ -35,10 +35,48 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         ("I don't need sympathy, I need strategies.", [("sympathy", -1), ("I need strategies", 1)]),
         ("I won't ignore your childhood.", [("ignore your childhood", 1)]),  # two negations
         ("I'm not sure, but some structure might help.", None),  # a hedge, not a refusal
+        ("I don't mind homework.", None),  # not minding is welcoming
+        # a negation with nothing after it refuses what came before
+        ("Gentle and calm is not what I need.", [("Gentle and calm", -1)]),
+        ("Digging into my childhood \u2014 no thanks.", [("Digging into my childhood", -1)]),
+        # a second negation governing the scope cancels the first; a local one does not
+        (
+            "I'm sick of therapists who never ask about me.",
+            [("therapists who never ask about me", 1)],
+        ),
+        ("I wouldn't say no to homework.", [("say no to homework", 1)]),
+        (
+            "I won't push feelings you're not ready for.",
+            [("push feelings you're not ready for", -1)],
+        ),
+        # a new subject ends the scope
+        (
+            "I don't want homework and I don't want my past.",
+            [("homework", -1), ("my past", -1)],
+        ),
+        ("Without some tools I go round in circles.", [("some tools I go round in circles", 1)]),
     ],
 )
 def test_negation_views(sentence, views):
     assert negation_views(sentence) == (views or [(sentence, 1)])
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "Homework? Not for me. Evenings suit.",
+            ["Homework? \u2014 Not for me.", "Evenings suit."],
+        ),
+        ("Family history? Rather not.", ["Family history? \u2014 Rather not."]),
+        ("Structure? Tried that, never again.", ["Structure? \u2014 Tried that, never again."]),
+        ("Homework? I love it.", ["Homework?", "I love it."]),  # an answer, not a refusal
+        ("Can you help? No mornings though.", ["Can you help?", "No mornings though."]),
+    ],
+)
+def test_a_question_answered_by_a_refusal_is_read_as_one_sentence(text, sentences):
+    assert split_sentences(text) == sentences
+    assert negation_views(split_sentences(text)[0])[0][1] == (-1 if "\u2014" in sentences[0] else 1)
 
 
 # --- wiring, with the fake embedder -------------------------------------------------------
@@ -169,12 +207,13 @@ def test_refusals_land_on_the_other_side(real_inferrer, text, axis, sign):
     "text",
     [
         *NEUTRAL_TEXTS,
+        "somebody dependable",
         pytest.param(
-            "somebody dependable",
+            "Not bothered about gender or age, I just can't do Mondays.",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="read as warm support (challenge -1.4, confidence 0.51); "
-                "see docs/style-reading.md, what is still weak",
+                reason="'not bothered about' is read as a refusal of what follows it: "
+                "past +1.0, challenge -1.0; see docs/style-reading.md, what is still weak",
             ),
         ),
     ],
