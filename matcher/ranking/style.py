@@ -102,16 +102,27 @@ _CLAUSE = re.compile(r"\s*(?:[;:\u2014\u2013]|\s-\s|(?<!anything),?\s+but\s+)\s*
 # A scope ends at punctuation, at "but", or where a new clause starts ("... and I ...").
 _SCOPE_END = re.compile(
     r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b"
-    r"|\b(?:and|or|so|because|since)\s+(?:i|i'm|i'd|i've|we|you|they|it's)\b",
+    r"|\b(?:and|or|so|because|since)\s+(?:i|i'm|i'd|i've|we|you|they|it's)\b"
+    r"|\b(?=i (?:just |really )?(?:need|want)\b)",  # "i dont need a cheerleader i need a coach"
     re.I,
 )
+_WORD = re.compile(r"[A-Za-z']+")
+# A list item after a comma continues the scope; these words start a new clause instead.
+_CLAUSE_START = frozenset(
+    _WORD.findall(
+        "i i'm i'd i've i'll we you it it's that this they he she my but and so because though"
+        " although just please honestly thanks thank which who"
+    )
+)
+_LIST_ITEM_WORDS = 4
+# "Without X[,] I ..." is a condition: the writer needs X.
+_CONDITION = re.compile(r"\s*,?\s*\b(?:i|i'll|i'm|i'd|we|you)\b", re.I)
 # The wanting in "don't want to dig into my childhood" is the negation's, not the content's.
 _LEAD = re.compile(
     r"^(?:(?:really|just|even|ever|simply|do|does|want|need|like|wish|think|believe in|expect)"
     r"\s+)*(?:to\s+)?",
     re.I,
 )
-_WORD = re.compile(r"[A-Za-z']+")
 _STUB = {"i", "i'm", "i'd", "please"}  # a leading "I," or "Please," left by a removed scope
 _MIN_REST_WORDS = 2
 # Words that say nothing about what is refused: a negation followed by only these
@@ -182,8 +193,7 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
     position, rest, refers_back = 0, [], False
     while (cue := _CUE.search(clause, position)) is not None:
         before = clause[position : cue.start()]
-        end = _SCOPE_END.search(clause, cue.end())
-        position = end.start() if end else len(clause)
+        position = _scope_end(clause, cue.end())
         scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
         if _is_filler(scope):  # "... is not what I want": the refused thing came first
             subject = _strip_filler_tail(before)
@@ -194,7 +204,7 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
             continue
         rest.append(before)
         flips = len(_NESTED.findall(scope)) + len(_INNER.findall(scope))
-        if cue.group().lower() == "without" and not before.strip():
+        if _is_condition(cue.group(), before, scope, clause[position:]):
             flips += 1  # "Without some tools, I'll go round in circles" asks for tools
         views.append((scope, 1 if flips % 2 else -1))
     rest.append(clause[position:])
@@ -203,6 +213,30 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
     if comma and head.strip().lower() in _STUB:
         remainder = tail
     return re.sub(r"\s+", " ", remainder).strip(" ,.;:?!"), refers_back
+
+
+def _is_condition(cue: str, before: str, scope: str, after: str) -> bool:
+    """True for a clause-initial "Without X" followed by what happens to the writer."""
+    if cue.lower() != "without" or before.strip():
+        return False
+    return bool(_CONDITION.search(scope) or _CONDITION.match(after))
+
+
+def _scope_end(clause: str, start: int) -> int:
+    """Where a negation's scope that starts at ``start`` ends. A comma followed by a
+    short list item ("no drills, tasks or exercises") does not end it."""
+    while (end := _SCOPE_END.search(clause, start)) is not None:
+        if end.group() != ",":
+            return end.start()
+        following = _SCOPE_END.search(clause, end.end())
+        item = clause[end.end() : following.start() if following else len(clause)]
+        words = _WORD.findall(item.lower())
+        if not words or len(words) > _LIST_ITEM_WORDS or words[0] in _CLAUSE_START:
+            return end.start()
+        if _CUE.search(item):
+            return end.start()
+        start = end.end()
+    return len(clause)
 
 
 def _strip_filler_tail(text: str) -> str:
