@@ -217,18 +217,11 @@ def test_refusals_land_on_the_other_side(real_inferrer, text, axis, sign):
             "somebody dependable",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="read as warm support (challenge -1.04); "
+                reason="read as warm support (challenge -1.3, confidence 0.62); "
                 "see docs/style-reading.md, what is still weak",
             ),
         ),
-        pytest.param(
-            "Not bothered about gender or age, I just can't do Mondays.",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="'not bothered about' is read as a refusal of what follows it: "
-                "past +1.0, challenge -1.0; see docs/style-reading.md, what is still weak",
-            ),
-        ),
+        "Not bothered about gender or age, I just can't do Mondays.",
     ],
 )
 def test_texts_without_style_stay_near_zero_with_low_confidence(real_inferrer, text):
