@@ -231,16 +231,20 @@ def test_texts_without_style_stay_near_zero_with_low_confidence(real_inferrer, t
 
 
 @pytest.mark.slow
-def test_held_out_sentences_are_read_as_measured(real_inferrer):
+@pytest.mark.parametrize(
+    ("heldout", "sign", "negated"),
+    [("style_sentences.toml", 0.925, 0.875), ("style_sentences_2.toml", 0.939, 0.895)],
+)
+def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
     """Sentences written apart from the training set, never tuned on. The targets (sign
-    0.95, negated 0.90) are missed; measured sign 0.890, negated 0.792, neutral mean
-    |value| 0.09 with 2.0% beyond ±1 (docs/style-reading.md). Asserted: the measured
-    figures less 0.02, and the neutral targets (mean |value| <= 0.5, <= 10% beyond ±1)."""
+    0.95, negated 0.90) are missed narrowly; the measured figures are the parameters
+    (docs/style-reading.md). Asserted: the measured figures less 0.02, and the neutral
+    targets (mean |value| <= 0.5, <= 10% beyond ±1)."""
     from bench.style_quality import heldout_records, quality
 
-    records = heldout_records()
+    records = heldout_records(heldout)
     found = quality(real_inferrer.infer_texts([r["text"] for r in records]), records)
-    assert found["sign"] >= 0.87
-    assert found["negated"] >= 0.77
+    assert found["sign"] >= sign - 0.02
+    assert found["negated"] >= negated - 0.02
     assert found["neutral_abs"] <= 0.5 and found["neutral_beyond_1"] <= 0.10
     assert not math.isnan(found["hedged"])
