@@ -39,26 +39,35 @@ class ConcernReader:
 
     def __init__(self, embedder: Embedder):
         self.embedder = embedder
-        self._model: OneVsRestClassifier | None = None
+        self._weights: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
 
-    def _fitted(self) -> OneVsRestClassifier:
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(coef (n_tags, d), intercept (n_tags,)) of the per-tag classifiers, fitted on
+        first use. Kept as arrays: a request reads one story with one small product,
+        not twenty scikit-learn calls each re-validating its input."""
         with self._lock:
-            if self._model is None:
+            if self._weights is None:
                 stories = load_toml("concern_stories")["story"]
                 vectors = self.embedder.encode([s["text"] for s in stories])
                 labels = np.array(
                     [[tag in s["concerns"] for tag in CONCERN_TAGS] for s in stories], dtype=int
                 )
                 classifier = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
-                self._model = OneVsRestClassifier(classifier).fit(vectors, labels)
-            return self._model
+                model = OneVsRestClassifier(classifier).fit(vectors, labels)
+                self._weights = (
+                    np.vstack([e.coef_ for e in model.estimators_]),
+                    np.concatenate([e.intercept_ for e in model.estimators_]),
+                )
+            return self._weights
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """(n, len(CONCERN_TAGS)) in [0, 1] for (n, d) story embeddings."""
         if len(embeddings) == 0:
             return np.zeros((0, len(CONCERN_TAGS)))
-        return self._fitted().predict_proba(np.asarray(embeddings, dtype=np.float32))
+        coef, intercept = self._fitted()
+        logits = np.asarray(embeddings, dtype=np.float64) @ coef.T + intercept
+        return 1.0 / (1.0 + np.exp(-logits))
 
     def infer(
         self, embeddings: np.ndarray, texts: list[str], given: list[list[str]]
