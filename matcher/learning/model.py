@@ -108,6 +108,7 @@ class ClickModel(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"calibration must be 'auto', 'sigmoid' or 'isotonic', got {self.calibration!r}"
             )
+        self.__dict__.pop(_LINEAR, None)
         X = _feature_frame(X)
         y = np.asarray(y, dtype=int)
         if len(np.unique(y)) < 2:
@@ -134,7 +135,11 @@ class ClickModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2) calibrated probabilities of no-click and click."""
         check_is_fitted(self, "model_")
-        raw = self.model_.predict_proba(_feature_frame(X))[:, 1]
+        linear = _linear_form(self)
+        if linear is not None:  # the same numbers, without scikit-learn's per-call checks
+            raw = linear(_feature_frame(X).to_numpy(dtype=np.float64))
+        else:
+            raw = self.model_.predict_proba(_feature_frame(X))[:, 1]
         click = _apply_calibrator(self.calibrator_, raw)
         return np.column_stack([1.0 - click, click])
 
@@ -175,8 +180,46 @@ def _fit_calibrator(method: str, scores: np.ndarray, y: np.ndarray, weight: np.n
 
 def _apply_calibrator(calibrator, scores: np.ndarray) -> np.ndarray:
     if isinstance(calibrator, IsotonicRegression):
-        return calibrator.predict(scores)
-    return calibrator.predict_proba(_logit(scores)[:, None])[:, 1]
+        # what ``predict`` computes (linear interpolation, clipped at the ends)
+        return np.interp(scores, calibrator.X_thresholds_, calibrator.y_thresholds_)
+    slope, intercept = calibrator.coef_[0, 0], calibrator.intercept_[0]
+    return _sigmoid(slope * _logit(scores) + intercept)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+#: Where :func:`_linear_form` keeps its weights (dropped by ``fit``).
+_LINEAR = "_linear_weights"
+
+
+def _linear_form(model: ClickModel):
+    """For a fitted standardise-then-logistic pipeline, a function from the feature
+    matrix to its raw P(click), as arrays (a request scores each candidate list
+    twice, and scikit-learn's input checks cost more than the arithmetic); else None.
+    Its weights are worked out on first use and kept on the instance."""
+    if _LINEAR not in model.__dict__:
+        model.__dict__[_LINEAR] = _linear_weights(model.model_)
+    weights = model.__dict__[_LINEAR]
+    if weights is None:
+        return None
+    coef, intercept = weights
+    return lambda features: _sigmoid(features @ coef + intercept)
+
+
+def _linear_weights(pipeline) -> tuple[np.ndarray, float] | None:
+    """(coef, intercept) on the unscaled features, or None for any other model."""
+    steps = dict(pipeline.steps) if isinstance(pipeline, Pipeline) else {}
+    scaler, classifier = steps.get("scale"), steps.get("classifier")
+    if list(steps) != ["scale", "classifier"] or type(scaler) is not StandardScaler:
+        return None
+    if type(classifier) is not LogisticRegression or len(classifier.classes_) != 2:
+        return None
+    mean = scaler.mean_ if scaler.with_mean else 0.0
+    scale = scaler.scale_ if scaler.with_std else 1.0
+    coef = classifier.coef_[0] / scale
+    return coef, float(classifier.intercept_[0] - np.sum(coef * mean))
 
 
 class TrackRecord:

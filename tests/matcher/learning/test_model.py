@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,3 +116,30 @@ def test_calibration_never_reverses_the_ranking():
     calibrator = _fit_calibrator("sigmoid", scores, y, np.ones(60))
     grid = np.linspace(0.01, 0.99, 50)
     assert np.all(np.diff(_apply_calibrator(calibrator, grid)) >= 0)
+
+
+@pytest.mark.parametrize("calibration", ["sigmoid", "isotonic"])
+def test_the_array_form_of_a_logistic_model_equals_scikit_learns(calibration):
+    X, y = _features(3000)
+    model = ClickModel(calibration=calibration).fit(X, y, groups=np.arange(3000) // 3)
+    X_new, _ = _features(500, seed=4)
+    np.testing.assert_allclose(model.predict_proba(X_new), _by_scikit_learn(model, X_new))
+
+    # a pickled model predicts the same, and a refit drops the old weights
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(restored.predict_proba(X_new), model.predict_proba(X_new))
+    X_flipped = X.assign(concern_coverage=-X["concern_coverage"])
+    model.fit(X_flipped, y, groups=np.arange(3000) // 3)
+    np.testing.assert_allclose(model.predict_proba(X_new), _by_scikit_learn(model, X_new))
+    assert np.corrcoef(model.predict_proba(X_new)[:, 1], X_new["concern_coverage"])[0, 1] < 0
+
+
+def _by_scikit_learn(model, X):
+    """The click model's probabilities through scikit-learn's own predict methods."""
+    raw = model.model_.predict_proba(X[list(CLICK_FEATURES)])[:, 1]
+    if model.calibration_method_ == "isotonic":
+        click = model.calibrator_.predict(raw)
+    else:
+        logit = np.log(np.clip(raw, 1e-6, 1 - 1e-6) / (1 - np.clip(raw, 1e-6, 1 - 1e-6)))
+        click = model.calibrator_.predict_proba(logit[:, None])[:, 1]
+    return np.column_stack([1 - click, click])
