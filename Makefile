@@ -29,8 +29,9 @@ run: install
 # under ~/.cache/therapist-matcher/encoders; a check that takes seconds afterwards), then
 # waitress on $(HOST):$(PORT): one process, 8 request threads, each encode on one core
 # (OMP_NUM_THREADS=1, MATCHER_ENCODER_THREADS=1). ONNX Runtime and numpy release the GIL, so
-# two requests use the two cores; several gunicorn workers measured no better on 2 cores
-# and would split the in-process rate limits (docs/performance.md).
+# two requests use the two cores; two gunicorn workers measured the same p95 on 2 cores
+# (more throughput, more memory) and would split the in-process rate limits
+# (docs/performance.md).
 # waitress passes X-Forwarded-* through untouched: the app trusts exactly
 # MATCHER_TRUSTED_PROXIES hops of them (web/proxies.py), and none by default.
 # Needs SECRET_KEY (and DATABASE_URL for PostgreSQL). MATCHER_ENCODER=torch serves with torch.
