@@ -40,7 +40,10 @@ READER_C = 3.0
 #: The classes of each axis' probability columns, in this order.
 CLASSES = (-1, 0, 1)
 MAX_SENTENCES = 20
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+# A sentence ends after . ! ? or ; (not after a title such as "Dr.") or at a line break.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)\s+|\n+"
+)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -54,7 +57,7 @@ def split_sentences(text: str) -> list[str]:
         part = part.strip()
         if not part:
             continue
-        if sentences and sentences[-1].endswith("?") and _starts_with_refusal(part):
+        if sentences and _starts_with_refusal(part, after_question=sentences[-1].endswith("?")):
             sentences[-1] += " \u2014 " + part
         else:
             sentences.append(part)
@@ -91,7 +94,7 @@ _INNER = re.compile(
     r"|back(?:s|ed|ing)? off|hold(?:s|ing)? back|held back|shy(?:ing)? away"
     r"|brush(?:es|ed|ing)? (?:off|aside)|gloss(?:es|ed|ing)? over"
     r"|steer(?:s|ing)? (?:you |them |clients |people )?away|tiptoe(?:s|ing)?"
-    r"|limit(?:s|ed|ing)?|restrict(?:s|ed|ing)?|afraid|unless)\b",
+    r"|afraid)\b",
     re.I,
 )
 # A second negation that governs the scope ("therapists who never ask", "a therapist who
@@ -136,6 +139,7 @@ _FILLER = frozenset(
         needed never no not now of ok okay one option or pass personally please process part
         quite really right so something sure thank thanks that that's the there thing things
         this thx time to tried ty want wanted was way were what will work works would you
+        been doing help helps paying
         """
     )
 )
@@ -149,9 +153,13 @@ def _is_filler(text: str) -> bool:
     return all(word in _FILLER for word in _WORD.findall(_CUE.sub(" ", text.lower())))
 
 
-def _starts_with_refusal(sentence: str) -> bool:
-    """True for "Not for me.", "Rather not, thanks." and "Tried that, never again."."""
+def _starts_with_refusal(sentence: str, after_question: bool = True) -> bool:
+    """True for a sentence that refuses the one before it: "Not for me.", "Rather not,
+    thanks." and "Tried that, never again." after a question; "I don't want that again,
+    I need feedback." and "Never again, please." after anything."""
     head = re.split(r"[,;:.!?\u2014\u2013]", sentence, maxsplit=1)[0]
+    if not after_question and not re.search(r"\b(?:that|this|it|again)\b", sentence, re.I):
+        return False  # after a statement, only a refusal that points back
     return any(_CUE.search(part) and _is_filler(part) for part in (head, sentence))
 
 
@@ -200,7 +208,7 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
             if _is_filler(subject):
                 refers_back = True
             else:
-                views.append((subject, -1))
+                views.append((subject, 1 if len(_INNER.findall(subject)) % 2 else -1))
             continue
         rest.append(before)
         flips = len(_NESTED.findall(scope)) + len(_INNER.findall(scope))

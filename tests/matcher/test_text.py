@@ -12,7 +12,7 @@ from matcher.vocab import CONCERN_TAGS, STYLE_AXES
 
 HELDOUT = Path(__file__).parents[1] / "data" / "heldout"
 #: Held-out style sets, each written apart from the training set and from the others.
-HELDOUT_STYLE = ("style_sentences.toml", "style_sentences_2.toml")
+HELDOUT_STYLE = ("style_sentences.toml", "style_sentences_2.toml", "style_sentences_3.toml")
 KINDS = {"plain", "negated", "hedged", "neutral", "mixed"}
 
 
