@@ -213,14 +213,7 @@ def test_refusals_land_on_the_other_side(real_inferrer, text, axis, sign):
     "text",
     [
         *NEUTRAL_TEXTS,
-        pytest.param(
-            "somebody dependable",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="read as warm support (challenge -1.3, confidence 0.62); "
-                "see docs/style-reading.md, what is still weak",
-            ),
-        ),
+        "somebody dependable",  # read as warm support before such sentences were trained on
         "Not bothered about gender or age, I just can't do Mondays.",
     ],
 )
@@ -233,11 +226,15 @@ def test_texts_without_style_stay_near_zero_with_low_confidence(real_inferrer, t
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("heldout", "sign", "negated"),
-    [("style_sentences.toml", 0.925, 0.875), ("style_sentences_2.toml", 0.939, 0.895)],
+    [
+        ("style_sentences.toml", 0.930, 0.889),
+        ("style_sentences_2.toml", 0.935, 0.884),
+        ("style_sentences_3.toml", 0.909, 0.853),
+    ],
 )
 def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
     """Sentences written apart from the training set, never tuned on. The targets (sign
-    0.95, negated 0.90) are missed narrowly; the measured figures are the parameters
+    0.95, negated 0.90) are missed; the measured figures are the parameters
     (docs/style-reading.md). Asserted: the measured figures less 0.02, and the neutral
     targets (mean |value| <= 0.5, <= 10% beyond ±1)."""
     from bench.style_quality import heldout_records, quality
