@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Request threads of `make serve`: one per core (docs/performance.md, "Serving").
+SERVE_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: install run serve test lint format bench train clean
 
@@ -27,11 +29,12 @@ run: install
 
 # Production: schema migrations as their own step, the ONNX encoder's one-time export (cached
 # under ~/.cache/therapist-matcher/encoders; a check that takes seconds afterwards), then
-# waitress on $(HOST):$(PORT): one process, 8 request threads, each encode on one core
-# (OMP_NUM_THREADS=1, MATCHER_ENCODER_THREADS=1). ONNX Runtime and numpy release the GIL, so
-# two requests use the two cores; two gunicorn workers measured the same p95 on 2 cores
-# (more throughput, more memory) and would split the in-process rate limits
-# (docs/performance.md).
+# waitress on $(HOST):$(PORT): one process, one request thread per core, each encode on one
+# core (OMP_NUM_THREADS=1, MATCHER_ENCODER_THREADS=1). ONNX Runtime and numpy release the GIL,
+# so two requests use the two cores, and further requests wait their turn in waitress's queue
+# instead of sharing the cores (8 threads: p95 about 330 ms at 10 clients; 2: about 245 ms).
+# Two gunicorn workers measured no better p95 on 2 cores, cost memory and would split the
+# in-process rate limits (docs/performance.md).
 # waitress passes X-Forwarded-* through untouched: the app trusts exactly
 # MATCHER_TRUSTED_PROXIES hops of them (web/proxies.py), and none by default.
 # Needs SECRET_KEY (and DATABASE_URL for PostgreSQL). MATCHER_ENCODER=torch serves with torch.
@@ -40,7 +43,7 @@ serve: install
 	OMP_NUM_THREADS=1 $(BIN)/python -c "from matcher.ranking.embed import \
 		SentenceTransformerEmbedder as E; e = E(); e.encode(['warm-up']); print('encoder:', e.backend)"
 	MATCHER_ENV=production OMP_NUM_THREADS=1 MATCHER_ENCODER_THREADS=1 $(BIN)/waitress-serve \
-		--host $(HOST) --port $(PORT) --threads 8 --no-clear-untrusted-proxy-headers \
+		--host $(HOST) --port $(PORT) --threads $(SERVE_THREADS) --no-clear-untrusted-proxy-headers \
 		--call web:create_app
 
 train: install

@@ -36,8 +36,10 @@ from .common import (
 
 ROSTER = 1_000
 CLIENTS = 10
-#: Request threads of ``make serve`` (waitress), and its gunicorn alternative.
-THREADS = 8
+#: Request threads of ``make serve`` (waitress: one per core), the earlier 8, and the
+#: gunicorn alternative.
+THREADS = os.cpu_count() or 2
+MANY_THREADS = 8
 WORKERS = 2
 WORKER_THREADS = 4
 
@@ -49,6 +51,7 @@ class Setup:
     label: str
     server: str  # "waitress" or "gunicorn"
     env: dict[str, str] = field(default_factory=dict)
+    threads: int = THREADS  # waitress request threads
 
     def command(self, port: int) -> list[str]:
         if self.server == "waitress":
@@ -56,7 +59,7 @@ class Setup:
                 "waitress",
                 "--host=127.0.0.1",
                 f"--port={port}",
-                f"--threads={THREADS}",
+                f"--threads={self.threads}",
                 "--call",
                 "bench.web:serve_app",
             ]
@@ -74,13 +77,18 @@ class Setup:
 
 def setups(quick: bool) -> list[Setup]:
     onnx = {"MATCHER_ENCODER": "onnx", "MATCHER_ENCODER_THREADS": "1"}
+    many = MANY_THREADS
     found = [
-        Setup(f"waitress, {THREADS} threads, torch", "waitress", {"MATCHER_ENCODER": "torch"}),
-        Setup(f"waitress, {THREADS} threads, ONNX, 1 intra-op thread", "waitress", onnx),
+        Setup(f"waitress, {many} threads, torch", "waitress", {"MATCHER_ENCODER": "torch"}, many),
+        Setup(f"waitress, {many} threads, ONNX, 1 intra-op thread", "waitress", onnx, many),
         Setup(
-            f"waitress, {THREADS} threads, ONNX, 2 intra-op threads",
+            f"waitress, {many} threads, ONNX, 2 intra-op threads",
             "waitress",
             {**onnx, "MATCHER_ENCODER_THREADS": "2"},
+            many,
+        ),
+        Setup(
+            f"waitress, {THREADS} threads, ONNX, 1 intra-op thread (`make serve`)", "waitress", onnx
         ),
     ]
     if importlib.util.find_spec("gunicorn") is not None:
