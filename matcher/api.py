@@ -191,8 +191,8 @@ class Matcher:
         refreshed when a placement changes them (so a full therapist is never suggested)."""
         with self._lock:
             if self.store is not None:
-                version = self.store.roster_version()
-                capacity_version = self.store.version("capacity")
+                versions = self.store.versions("roster", "capacity")  # one query a request
+                version, capacity_version = versions["roster"], versions["capacity"]
                 if self._roster is None or version != self._roster_version:
                     self._roster = self._rebuilt_roster()
                     self._roster_version = version

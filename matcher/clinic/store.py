@@ -210,8 +210,16 @@ class Store:
 
     def version(self, key: str) -> int:
         """A counter's value; cheap enough to ask on every request."""
+        return self.versions(key)[key]
+
+    def versions(self, *keys: str) -> dict[str, int]:
+        """Several counters' values in one query (0 for a counter never bumped)."""
         with Session(self.engine) as session:
-            return int(session.scalar(select(CounterRow.value).where(CounterRow.key == key)) or 0)
+            rows = session.execute(
+                select(CounterRow.key, CounterRow.value).where(CounterRow.key.in_(keys))
+            )
+            found = {key: int(value or 0) for key, value in rows}
+        return {key: found.get(key, 0) for key in keys}
 
     def capacities(self) -> dict[str, int]:
         """Open places per therapist, read fresh."""
