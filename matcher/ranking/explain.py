@@ -96,7 +96,8 @@ def reasons_for(
 ) -> tuple[str, ...]:
     """2–4 sentences: the strongest score drivers first, then practical fit."""
     reasons: list[str] = []
-    for group, effect in effects.sort_values(ascending=False).items():
+    order = np.argsort(-effects.to_numpy(), kind="stable")  # strongest first, ties in order
+    for group, effect in zip(effects.index[order], effects.to_numpy()[order], strict=True):
         if effect < MIN_EFFECT or len(reasons) == MAX_REASONS:
             break
         sentence = _driver_sentence(group, client, therapist, therapist_style)
