@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matcher.ranking.features import (
     INFERRED_MIN_CONFIDENCE,
@@ -83,6 +86,36 @@ def test_negation_views(sentence, views):
 def test_a_question_answered_by_a_refusal_is_read_as_one_sentence(text, sentences):
     assert split_sentences(text) == sentences
     assert negation_views(split_sentences(text)[0])[0][1] == (-1 if "\u2014" in sentences[0] else 1)
+
+
+# Words and marks real answers are made of, cues and fillers included, so that random
+# sequences hit the rules' corners (a cue with nothing after it, a refusal alone, ...).
+_PIECES = [
+    "no", "not", "never", "don't", "without", "rather", "refuse", "spare", "me", "hard",
+    "pass", "nah", "I", "want", "to", "homework", "my", "childhood", "the", "past", "and",
+    "but", "who", "that", "is", "what", "need", "for", "thanks", "again", "Dr.", "lead",
+    ",", ".", "?", "!", ";", ":", "\u2014", " - ", "\n", "'", '"',
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map(" ".join) | st.text(max_size=200))
+def test_any_text_is_split_and_read_into_views_without_losing_its_words(text):
+    sentences = split_sentences(text)
+    assert len(sentences) <= 20
+    assert all(sentence.strip() for sentence in sentences)
+    for sentence in sentences:
+        views = negation_views(sentence)
+        assert views, sentence  # every sentence is read somehow
+        for view, sign in views:
+            assert sign in (-1, 1)
+            assert view.strip()
+            # a view is made of the sentence's own words (no invented text)
+            assert set(_words(view)) <= set(_words(sentence)), view
+
+
+def _words(text):
+    return re.findall(r"[a-z']+", text.replace("\u2019", "'").lower())
 
 
 # --- wiring, with the fake embedder -------------------------------------------------------
