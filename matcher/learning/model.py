@@ -150,7 +150,12 @@ class ClickModel(ClassifierMixin, BaseEstimator):
 def _feature_matrix(X: pd.DataFrame) -> np.ndarray:
     """(n, len(CLICK_FEATURES)) float64, column by column (cheaper than a reindexed frame)."""
     _check_columns(X)
-    return np.column_stack([X[name].to_numpy(dtype=np.float64) for name in CLICK_FEATURES])
+    matrix = np.column_stack(
+        [X[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in CLICK_FEATURES]
+    )
+    if not np.isfinite(matrix).all():  # as scikit-learn's own check would say
+        raise ValueError("Input X contains NaN or infinity.")
+    return matrix
 
 
 def _feature_frame(X: pd.DataFrame) -> pd.DataFrame:

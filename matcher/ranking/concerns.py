@@ -54,11 +54,7 @@ class ConcernReader:
                     [[tag in s["concerns"] for tag in CONCERN_TAGS] for s in stories], dtype=int
                 )
                 classifier = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
-                model = OneVsRestClassifier(classifier).fit(vectors, labels)
-                self._weights = (
-                    np.vstack([e.coef_ for e in model.estimators_]),
-                    np.concatenate([e.intercept_ for e in model.estimators_]),
-                )
+                self._weights = _weights(OneVsRestClassifier(classifier).fit(vectors, labels))
             return self._weights
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
@@ -91,3 +87,21 @@ class ConcernReader:
     def infer_texts(self, texts: list[str]) -> list[tuple[str, ...]]:
         """Tags for raw texts (no tags given)."""
         return self.infer(self.embedder.encode(texts), texts, [[] for _ in texts])
+
+
+def _weights(model: OneVsRestClassifier) -> tuple[np.ndarray, np.ndarray]:
+    """The per-tag regressions as (coef, intercept) arrays. A tag no training story
+    carries (or every one does) gets scikit-learn's constant stand-in, with no weights."""
+    missing = [
+        tag
+        for tag, e in zip(CONCERN_TAGS, model.estimators_, strict=True)
+        if not hasattr(e, "coef_")
+    ]
+    if missing:
+        raise ValueError(
+            f"concern_stories.toml needs stories with and without: {', '.join(missing)}"
+        )
+    return (
+        np.vstack([e.coef_ for e in model.estimators_]),
+        np.concatenate([e.intercept_ for e in model.estimators_]),
+    )

@@ -57,8 +57,10 @@ def split_sentences(text: str) -> list[str]:
         part = part.strip()
         if not part:
             continue
-        if sentences and _starts_with_refusal(part, after_question=sentences[-1].endswith("?")):
-            sentences[-1] += " \u2014 " + part
+        question = re.search(r"\?[?!]*$", sentences[-1]) if sentences else None
+        if sentences and _starts_with_refusal(part, after_question=question is not None):
+            joint = " " if part[0] in "-\u2013\u2014" else " \u2014 "
+            sentences[-1] += joint + part
         else:
             sentences.append(part)
     return sentences[:MAX_SENTENCES]
@@ -73,7 +75,8 @@ _HEDGE = re.compile(
     r"|(?:i )?(?:do ?n[o']?t|don'?t) (?:really |quite |even )?know(?: (?:yet|really))?"
     r"(?= *[,.?!;]|$| what| if| whether)"
     r"|not that i know"
-    r"|(?:do|did|would|does)n'?t mind)",  # "I don't mind homework" asks for it
+    r"|(?:do|did|would|does)n'?t mind"  # "I don't mind homework" asks for it
+    r"|why not|nothing less|no less)",
     re.I,
 )
 _NOT = r"(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
@@ -157,6 +160,7 @@ def _starts_with_refusal(sentence: str, after_question: bool = True) -> bool:
     """True for a sentence that refuses the one before it: "Not for me.", "Rather not,
     thanks." and "Tried that, never again." after a question; "I don't want that again,
     I need feedback." and "Never again, please." after anything."""
+    sentence = sentence.replace("\u2019", "'").lstrip("-\u2013\u2014 ")
     head = re.split(r"[,;:.!?\u2014\u2013]", sentence, maxsplit=1)[0]
     if not after_question and not re.search(r"\b(?:that|this|it|again)\b", sentence, re.I):
         return False  # after a statement, only a refusal that points back
@@ -176,12 +180,15 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
     need" gives ``[("Gentle and calm", -1)]``, and a clause that is only a refusal
     ("Homework \u2014 no thanks") flips the clause before it.
     """
-    clean = _HEDGE.sub(" ", sentence.replace("\u2019", "'"))
+    # one space between words: the clause and scope patterns backtrack over long runs
+    clean = _HEDGE.sub(" ", re.sub(r"\s+", " ", sentence.replace("\u2019", "'")))
     if not _CUE.search(clean):
         return [(sentence, 1)]
     views: list[tuple[str, int]] = []
     previous: tuple[int, str] | None = None  # where the last clause's views start, its text
     for clause in _CLAUSE.split(clean):
+        if not _WORD.search(clause):
+            continue  # "Homework -- -- no thanks": an empty clause between the two
         first = len(views)
         remainder, refers_back = _read_clause(clause, views)
         if refers_back and previous is not None:
@@ -203,8 +210,8 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
         before = clause[position : cue.start()]
         position = _scope_end(clause, cue.end())
         scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
-        if _is_filler(scope):  # "... is not what I want": the refused thing came first
-            subject = _strip_filler_tail(before)
+        if _is_filler(scope) and not _CUE.search(scope):  # "... is not what I want":
+            subject = _strip_filler_tail(before)  # the refused thing came first
             if _is_filler(subject):
                 refers_back = True
             else:
