@@ -79,6 +79,12 @@ def test_negation_views(sentence, views):
         ),
         ("Family history? Rather not.", ["Family history? \u2014 Rather not."]),
         ("Structure? Tried that, never again.", ["Structure? \u2014 Tried that, never again."]),
+        ("Homework? Don\u2019t want it.", ["Homework? \u2014 Don\u2019t want it."]),
+        ("Homework?!\n\u2014 not for me", ["Homework?! \u2014 not for me"]),
+        (
+            "It just listened. Never again, please.",
+            ["It just listened. \u2014 Never again, please."],
+        ),
         ("Homework? I love it.", ["Homework?", "I love it."]),  # an answer, not a refusal
         ("Can you help? No mornings though.", ["Can you help?", "No mornings though."]),
     ],
