@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
@@ -198,11 +199,7 @@ def _apply_calibrator(calibrator, scores: np.ndarray) -> np.ndarray:
         # what ``predict`` computes (linear interpolation, clipped at the ends)
         return np.interp(scores, calibrator.X_thresholds_, calibrator.y_thresholds_)
     slope, intercept = calibrator.coef_[0, 0], calibrator.intercept_[0]
-    return _sigmoid(slope * _logit(scores) + intercept)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(slope * _logit(scores) + intercept)
 
 
 #: Where :func:`_linear_form` keeps its weights (dropped by ``fit``).
@@ -220,7 +217,7 @@ def _linear_form(model: ClickModel):
     if weights is None:
         return None
     coef, intercept = weights
-    return lambda features: _sigmoid(features @ coef + intercept)
+    return lambda features: expit(features @ coef + intercept)
 
 
 def _linear_weights(pipeline) -> tuple[np.ndarray, float] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
@@ -63,7 +64,7 @@ class ConcernReader:
             return np.zeros((0, len(CONCERN_TAGS)))
         coef, intercept = self._fitted()
         logits = np.asarray(embeddings, dtype=np.float64) @ coef.T + intercept
-        return 1.0 / (1.0 + np.exp(-logits))
+        return expit(logits)
 
     def infer(
         self, embeddings: np.ndarray, texts: list[str], given: list[list[str]]

@@ -210,24 +210,30 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
         before = clause[position : cue.start()]
         position = _scope_end(clause, cue.end())
         scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
-        if _is_filler(scope) and not _CUE.search(scope):  # "... is not what I want":
-            subject = _strip_filler_tail(before)  # the refused thing came first
+        if _is_filler(scope) and not _CUE.search(scope):
+            # "... is not what I want": the refused thing came first
+            subject = _strip_filler_tail(before)
             if _is_filler(subject):
                 refers_back = True
             else:
-                views.append((subject, 1 if len(_INNER.findall(subject)) % 2 else -1))
+                views.append((subject, _sign(len(_INNER.findall(subject)))))
             continue
         rest.append(before)
         flips = len(_NESTED.findall(scope)) + len(_INNER.findall(scope))
         if _is_condition(cue.group(), before, scope, clause[position:]):
             flips += 1  # "Without some tools, I'll go round in circles" asks for tools
-        views.append((scope, 1 if flips % 2 else -1))
+        views.append((scope, _sign(flips)))
     rest.append(clause[position:])
     remainder = re.sub(r"\s+([,.;:!?])", r"\1", " ".join(r.strip() for r in rest))
     head, comma, tail = remainder.strip(" ,.;:").partition(",")
     if comma and head.strip().lower() in _STUB:
         remainder = tail
     return re.sub(r"\s+", " ", remainder).strip(" ,.;:?!"), refers_back
+
+
+def _sign(flips: int) -> int:
+    """A refused scope's sign: -1, cancelled (+1) by an odd number of inner negations."""
+    return 1 if flips % 2 else -1
 
 
 def _is_condition(cue: str, before: str, scope: str, after: str) -> bool:
@@ -246,9 +252,8 @@ def _scope_end(clause: str, start: int) -> int:
         following = _SCOPE_END.search(clause, end.end())
         item = clause[end.end() : following.start() if following else len(clause)]
         words = _WORD.findall(item.lower())
-        if not words or len(words) > _LIST_ITEM_WORDS or words[0] in _CLAUSE_START:
-            return end.start()
-        if _CUE.search(item):
+        is_list_item = words and len(words) <= _LIST_ITEM_WORDS and words[0] not in _CLAUSE_START
+        if not is_list_item or _CUE.search(item):
             return end.start()
         start = end.end()
     return len(clause)
