@@ -17,11 +17,12 @@ from .clinic.store import Store
 from .errors import MatcherError, ModelArtifactError
 from .learning.registry import REGISTRY_FILE, default_model_dir, load_current
 from .ranking.concerns import ConcernReader
-from .ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
+from .ranking.embed import BoundedCache, CachedEmbedder, Embedder, SentenceTransformerEmbedder
 from .ranking.features import ClientProfile, Roster, encode_clients
 from .ranking.filters import constraint_masks, eligible
 from .ranking.policy import PolicySettings
 from .ranking.rank import Ranking, rank_client
+from .ranking.roster import is_concerns_text
 from .ranking.scoring import PriorScorer, Scorer
 from .ranking.style import StyleInferrer
 from .schema import frame_records, parse_intake, read_csv, validate_therapists
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 #: updates the roster arrays in place of a full rebuild.
 INCREMENTAL_MIN = 50
 INCREMENTAL_SHARE = 0.2
+#: Concern-tag texts whose vectors the stateless path keeps in memory (1.5 kB each).
+VOCABULARY_CACHE_SIZE = 4096
 
 
 #: What a client may read about a therapist on their results page.
@@ -89,6 +92,12 @@ class Matcher:
         self.model_dir = Path(model_dir) if model_dir not in (None, "") else None
         self._registry_stamp = self._stamp()
         self.embedder = embedder
+        # ``remember=False`` keeps no vector of the client's words; the concern tags' text
+        # is vocabulary, so its vectors stay in memory (the last few thousand tag sets).
+        bare = embedder.embedder if isinstance(embedder, CachedEmbedder) else embedder
+        self._stateless = CachedEmbedder(
+            bare, BoundedCache(VOCABULARY_CACHE_SIZE), keep=is_concerns_text
+        )
         self.styles = StyleInferrer(embedder)
         self.concerns = ConcernReader(embedder)
         self.store = store
@@ -220,9 +229,7 @@ class Matcher:
 
     def profile(self, intake: Mapping[str, Any], *, remember: bool = True) -> ClientProfile:
         """Validate an intake and encode its texts (``remember=False``: keep no vectors)."""
-        encoder = self.embedder
-        if not remember and isinstance(encoder, CachedEmbedder):
-            encoder = encoder.embedder
+        encoder = self.embedder if remember else self._stateless
         return ClientProfile.build(parse_intake(intake), encoder, self.styles, self.concerns)
 
     def policy_for(self, policy: str | PolicySettings | None = None) -> PolicySettings:

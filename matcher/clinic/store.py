@@ -214,11 +214,9 @@ class Store:
 
     def versions(self, *keys: str) -> dict[str, int]:
         """Several counters' values in one query (0 for a counter never bumped)."""
-        with Session(self.engine) as session:
-            rows = session.execute(
-                select(CounterRow.key, CounterRow.value).where(CounterRow.key.in_(keys))
-            )
-            found = {key: int(value or 0) for key, value in rows}
+        query = select(CounterRow.key, CounterRow.value).where(CounterRow.key.in_(keys))
+        with self.engine.connect() as connection:  # no ORM session: asked on every request
+            found = {key: int(value or 0) for key, value in connection.execute(query)}
         return {key: found.get(key, 0) for key in keys}
 
     def capacities(self) -> dict[str, int]:

@@ -15,7 +15,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import MutableMapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -165,11 +166,20 @@ class CachedEmbedder:
     ``cache`` maps :func:`text_key` to float32 vectors; it may be a dict or the
     database-backed mapping of :class:`matcher.store.Store`. Misses are encoded
     in one batch, so ranking a roster whose texts are cached costs nothing.
+    ``keep`` says which texts are looked up and stored (default: all); the others
+    are encoded in the same batch and kept nowhere.
     """
 
-    def __init__(self, embedder: Embedder, cache: MutableMapping[str, np.ndarray] | None = None):
+    def __init__(
+        self,
+        embedder: Embedder,
+        cache: MutableMapping[str, np.ndarray] | None = None,
+        *,
+        keep: Callable[[str], bool] | None = None,
+    ):
         self.embedder = embedder
         self.cache = cache if cache is not None else {}
+        self.keep = keep
         self.name = embedder.name
 
     @property
@@ -179,24 +189,65 @@ class CachedEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         keys = [text_key(self.name, text) for text in texts]
-        found = _lookup(self.cache, keys)
+        kept = {k for k, t in zip(keys, texts, strict=True) if self.keep is None or self.keep(t)}
+        found = _lookup(self.cache, [k for k in keys if k in kept])
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
-            fresh = self.embedder.encode([text_of[k] for k in missing])
-            new = dict(zip(missing, fresh, strict=True))
-            _store(self.cache, new)
-            found.update(new)
+            fresh = dict(
+                zip(missing, self.embedder.encode([text_of[k] for k in missing]), strict=True)
+            )
+            _store(self.cache, {k: v for k, v in fresh.items() if k in kept})
+            found.update(fresh)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+
+class BoundedCache(MutableMapping[str, np.ndarray]):
+    """An in-memory mapping that keeps the ``size`` most recently used entries; safe to
+    share between request threads. For vectors worth keeping a while but not for ever
+    (the stateless API's concern-tag texts)."""
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size!r}")
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        with self._lock:
+            value = self._items[key]
+            self._items.move_to_end(key)
+            return value
+
+    def __setitem__(self, key: str, value: np.ndarray) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __delitem__(self, key: str) -> None:
+        with self._lock:
+            del self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def _lookup(cache: MutableMapping[str, np.ndarray], keys: list[str]) -> dict[str, np.ndarray]:
     bulk = getattr(cache, "get_many", None)
     if bulk is not None:
         return bulk(keys)
-    return {k: cache[k] for k in keys if k in cache}
+    # one get per key: another thread may evict an entry between "in" and "[]"
+    values = {k: cache.get(k) for k in keys}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _store(cache: MutableMapping[str, np.ndarray], items: dict[str, np.ndarray]) -> None:

@@ -17,7 +17,7 @@ from ..vocab import STYLE_AXES
 from .concerns import ConcernReader
 from .embed import Embedder
 from .roster import Roster, TrackRecordLike, concerns_text
-from .style import StyleInferrer, split_sentences
+from .style import StyleInferrer, negation_views, split_sentences
 
 #: A concern read from the story (not ticked) counts this much of a ticked one.
 INFERRED_CONCERN_WEIGHT = 0.5
@@ -85,32 +85,31 @@ def encode_clients(
     """Profiles for validated intake records, with every text encoded in one batch.
 
     Per client the batch holds the story, the hopes, the concern tags as text,
-    and the sentences of the hopes (for inferring unstated preferences). Each
-    distinct text is encoded once and profiles share its vector (a view), so a
-    million intakes built from few distinct texts need little memory. With a
+    and the negation views of the hopes' sentences (for inferring unstated
+    preferences; a sentence without a negation is its own view). Each distinct
+    text is encoded once and profiles share its vector (a view), so a million
+    intakes built from few distinct texts need little memory. With a
     ``concerns`` reader, concern tags are also read from each story.
     """
-    sentences = [split_sentences(r["hopes"]) for r in records]
     texts: list[str] = []
-    for record, group in zip(records, sentences, strict=True):
-        texts += [record["story"], record["hopes"], concerns_text(record["concerns"]), *group]
+    starts: list[int] = []
+    view_at: list[int] = []
+    view_sign: list[int] = []
+    view_owner: list[int] = []
+    for i, record in enumerate(records):
+        starts.append(len(texts))
+        texts += [record["story"], record["hopes"], concerns_text(record["concerns"])]
+        for sentence in split_sentences(record["hopes"]):
+            for view, sign in negation_views(sentence):
+                view_at.append(len(texts))
+                view_sign.append(sign)
+                view_owner.append(i)
+                texts.append(view)
     position: dict[str, int] = {}
     distinct = np.array([position.setdefault(text, len(position)) for text in texts], dtype=int)
     vectors = embedder.encode(list(position))
-    sizes = np.array([3 + len(group) for group in sentences])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    hope_rows = np.concatenate(
-        [np.arange(start + 3, start + size) for start, size in zip(starts, sizes, strict=True)]
-        or [np.zeros(0, dtype=int)]
-    ).astype(int)
-    owner = np.repeat(np.arange(len(records)), sizes - 3)
-    inferred, confidence = styles.infer_sentences(
-        vectors,
-        owner,
-        len(records),
-        rows=distinct[hope_rows],
-        sentences=[sentence for group in sentences for sentence in group],
-        with_confidence=True,
+    inferred, confidence = styles.read_views(
+        vectors, distinct[view_at], np.array(view_sign), np.array(view_owner), len(records)
     )
     story_rows = distinct[starts]
     inferred_tags = (

@@ -46,6 +46,14 @@ def concerns_text(concerns: list[str]) -> str:
     return ", ".join(tag.replace("_", " ") for tag in concerns)
 
 
+_CONCERN_WORDS = frozenset(concerns_text([tag]) for tag in CONCERN_TAGS)
+
+
+def is_concerns_text(text: str) -> bool:
+    """Whether ``text`` is a :func:`concerns_text` of vocabulary tags (not a person's words)."""
+    return bool(text) and all(part in _CONCERN_WORDS for part in text.split(", "))
+
+
 class _Index:
     """Maps category values (case-folded) to column numbers."""
 

@@ -456,12 +456,21 @@ class StyleInferrer:
         np.add.at(weighted, owner, sums[0][where])
         np.add.at(totals, owner, sums[1][where])
         np.maximum.at(confidence, owner, sums[2][where])
-        values = np.zeros(shape)
-        np.divide(weighted, totals, out=values, where=totals > 0)
-        values = np.clip(values, STYLE_MIN, STYLE_MAX).astype(np.float32)
-        if not with_confidence:
-            return values
-        return values, np.clip(confidence, 0.0, 1.0).astype(np.float32)
+        values, confidence = _text_styles(weighted, totals, confidence)
+        return (values, confidence) if with_confidence else values
+
+    def read_views(
+        self, embeddings: np.ndarray, rows: np.ndarray, signs: np.ndarray, owner: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Styles of ``n`` texts, as :meth:`infer_sentences` with ``with_confidence``, from
+        the :func:`negation_views` of their sentences encoded by the caller (with its other
+        texts: one encode in all). View i is ``embeddings[rows[i]]`` (each distinct row
+        read once), wanted (``signs[i]`` +1) or refused (-1), of text ``owner[i]``.
+        """
+        distinct, where = np.unique(np.asarray(rows, dtype=int), return_inverse=True)
+        p = self._probabilities(embeddings[distinct])[where]
+        sums = _view_sums(p, np.asarray(signs, dtype=float), np.asarray(owner, dtype=int), n)
+        return _text_styles(*sums)
 
     def _read_distinct(
         self, vectors: np.ndarray, texts: list[str] | None
@@ -485,17 +494,13 @@ class StyleInferrer:
                 )
                 signs = np.concatenate([np.ones(len(plain)), [s for _, _, s in extra]])
                 view_owner = np.concatenate([plain, [i for i, _, _ in extra]]).astype(int)
-        shape = (k, len(STYLE_AXES))
-        weighted, totals, top = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-        if k:
-            p = self.reader().probabilities(view_vectors)
-            sure = 1.0 - p[:, :, 1]
-            # a refused scope's evidence counts for the opposite pole
-            value = 3.0 * (p[:, :, 2] - p[:, :, 0]) * signs[:, None]
-            np.add.at(weighted, view_owner, sure * value)
-            np.add.at(totals, view_owner, sure)
-            np.maximum.at(top, view_owner, sure)
-        return weighted, totals, top
+        return _view_sums(self._probabilities(view_vectors), signs, view_owner, k)
+
+    def _probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """The reader's class probabilities; no rows need no (fitted) reader."""
+        if not len(vectors):
+            return np.zeros((0, len(STYLE_AXES), len(CLASSES)))
+        return self.reader().probabilities(vectors)
 
     def infer_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Styles of raw texts: (len(texts), 4) float32 in [-3, 3]; 0 for blank text."""
@@ -523,6 +528,33 @@ class StyleInferrer:
         return self.infer_sentences(
             self.embedder.encode(flat), owner, len(texts), sentences=flat, with_confidence=True
         )
+
+
+def _view_sums(
+    p: np.ndarray, signs: np.ndarray, owner: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per owner (n of them), from its views' class probabilities ``p`` (m, 4, 3): the
+    sum of confidence × value, the sum of confidences and the largest; (n, 4) float64."""
+    shape = (n, len(STYLE_AXES))
+    weighted, totals, top = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    sure = 1.0 - p[:, :, 1]
+    # a refused scope's evidence counts for the opposite pole
+    value = 3.0 * (p[:, :, 2] - p[:, :, 0]) * signs[:, None]
+    np.add.at(weighted, owner, sure * value)
+    np.add.at(totals, owner, sure)
+    np.maximum.at(top, owner, sure)
+    return weighted, totals, top
+
+
+def _text_styles(
+    weighted: np.ndarray, totals: np.ndarray, top: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A text's values (the confidence-weighted mean over its views; 0 without any) and
+    confidences (its most confident view's), float32."""
+    values = np.zeros(weighted.shape)
+    np.divide(weighted, totals, out=values, where=totals > 0)
+    values = np.clip(values, STYLE_MIN, STYLE_MAX).astype(np.float32)
+    return values, np.clip(top, 0.0, 1.0).astype(np.float32)
 
 
 def _distinct(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

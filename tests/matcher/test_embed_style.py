@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matcher.clinic.store import Store
-from matcher.ranking.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
-from matcher.ranking.style import StyleInferrer, split_sentences
+from matcher.ranking.embed import (
+    BoundedCache,
+    CachedEmbedder,
+    SentenceTransformerEmbedder,
+    text_key,
+)
+from matcher.ranking.style import StyleInferrer, StyleReader, negation_views, split_sentences
 from matcher.vocab import STYLE_AXES
+from tests.conftest import FakeEmbedder
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +113,74 @@ def test_cache_encodes_each_text_once(fake_embedder):
     again = cached.encode(["c d", "a b"])
     assert fake_embedder.texts_encoded == 2
     assert np.array_equal(again[1], first[0])
+
+
+def test_cache_keeps_only_what_it_is_told_to_and_encodes_the_rest_alongside(fake_embedder):
+    cached = CachedEmbedder(fake_embedder, keep=lambda text: text.startswith("tag"))
+    first = cached.encode(["tag a", "private words", "tag b"])
+    assert fake_embedder.calls == 1
+    assert set(cached.cache) == {text_key(fake_embedder.name, t) for t in ("tag a", "tag b")}
+    again = cached.encode(["private words", "tag a"])
+    assert fake_embedder.texts_encoded == 4  # the private text again, the tag from the cache
+    assert np.array_equal(again, first[[1, 0]])
+
+
+def test_bounded_cache_forgets_the_least_recently_used():
+    cache = BoundedCache(2)
+    cache["a"], cache["b"] = np.zeros(1), np.ones(1)
+    assert cache["a"] is not None  # "a" is now the most recent
+    cache["c"] = np.ones(1)
+    assert set(cache) == {"a", "c"} and len(cache) == 2
+    assert cache.get("b") is None
+    del cache["a"]
+    assert list(cache) == ["c"]
+    with pytest.raises(ValueError, match="at least 1"):
+        BoundedCache(0)
+
+
+HOPE_SENTENCES = [
+    "I want homework and practical tools.",
+    "Please, no homework.",
+    "I don't want to talk about my childhood.",
+    "Let me set the pace.",
+    "Gentle and calm is not what I need.",
+    "Somebody dependable.",
+    "",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(HOPE_SENTENCES), min_size=0, max_size=5), st.integers(1, 3))
+def test_reading_views_encoded_by_the_caller_equals_reading_sentences(chosen, n):
+    """``read_views`` (the ranking path: one encode with the client's other texts) reads
+    exactly what ``infer_sentences`` reads from the same sentences."""
+    embedder = FakeEmbedder()
+    inferrer = StyleInferrer(embedder, reader=_reader(embedder))
+    owner = np.arange(len(chosen)) % n
+    expected = inferrer.infer_sentences(
+        embedder.encode(chosen), owner, n, sentences=chosen, with_confidence=True
+    )
+    views = [
+        (view, sign, o)
+        for text, o in zip(chosen, owner, strict=True)
+        for view, sign in negation_views(text)
+    ]
+    got = inferrer.read_views(
+        embedder.encode([view for view, _, _ in views]),
+        np.arange(len(views)),
+        np.array([sign for _, sign, _ in views]),
+        np.array([o for _, _, o in views], dtype=int),
+        n,
+    )
+    for want, have in zip(expected, got, strict=True):
+        np.testing.assert_allclose(have, want, atol=1e-6)
+
+
+def _reader(embedder):
+    """A reader fitted on a few labelled fake-embedded sentences (fast; no data file)."""
+    texts = ["homework tools", "listen support", "childhood past", "today now", "lead plan", "tea"]
+    labels = np.array([[(i + a) % 3 - 1 for a in range(len(STYLE_AXES))] for i in range(6)])
+    return StyleReader.fit(embedder.encode(texts), labels)
 
 
 def test_database_cache_survives_a_new_process(fake_embedder, database_url):

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matcher import Matcher
-from matcher.vocab import SLOTS
+from matcher.ranking.style import negation_views
+from matcher.vocab import SLOTS, STYLE_AXES
 
 BASE_INTAKE = {
     "concerns": "anxiety;work_stress",
@@ -276,5 +277,25 @@ def test_the_api_path_keeps_no_client_vectors(fixtures_dir, database_url, fake_e
             return session.scalar(select(func.count()).select_from(EmbeddingRow))
 
     before = stored()
-    matcher.rank({**BASE_INTAKE, "story": "A story nobody should keep."}, remember=False)
+    private = {
+        **BASE_INTAKE,
+        "story": "A story nobody should keep.",
+        # a refusal: its negation views ("my divorce") are the client's words too
+        "hopes": "Please don't make me talk about my divorce. Homework? Not for me.",
+    }
+    ranking = matcher.rank(private, remember=False)
     assert stored() == before
+    assert ranking.client_style[STYLE_AXES.index("challenge")] <= 0  # the refusal was read
+
+
+def test_the_api_path_encodes_each_clients_texts_in_one_call_and_caches_only_the_tags(
+    matcher, fake_embedder
+):
+    matcher.rank(BASE_INTAKE, remember=False)
+    calls, texts = fake_embedder.calls, fake_embedder.texts_encoded
+    story, hopes = "New words.", "No homework, please."
+    matcher.rank({**BASE_INTAKE, "story": story, "hopes": hopes}, remember=False)
+    assert fake_embedder.calls == calls + 1  # story, hopes and negation views in one batch
+    # the same concern tags: their text came from memory; the client's texts did not
+    views = [view for view, _ in negation_views(hopes)]
+    assert fake_embedder.texts_encoded - texts == len({story, hopes, *views})
