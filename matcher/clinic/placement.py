@@ -389,6 +389,8 @@ class QueueItem:
     #: The client's answer on their results page ("therapist", "any", "none") or None.
     choice: str | None = None
     chosen_therapist_id: str | None = None
+    #: The chosen therapist's name (their id when they are no longer on the roster).
+    chosen_therapist_name: str | None = None
     #: A therapist declined this client's referral: they come right after urgent ones.
     returned: bool = False
 
@@ -404,7 +406,15 @@ def waiting_queue(
     then longest waiting."""
     now = datetime.now(UTC)
     with Session(store.engine) as session:
-        rows = session.scalars(select(IntakeRow).where(IntakeRow.status == "waiting"))
+        rows = list(session.scalars(select(IntakeRow).where(IntakeRow.status == "waiting")))
+        chosen = {row.chosen_therapist_id for row in rows if row.chosen_therapist_id}
+        names = dict(
+            session.execute(
+                select(TherapistRow.therapist_id, TherapistRow.name).where(
+                    TherapistRow.therapist_id.in_(chosen)
+                )
+            ).all()
+        )
         items = []
         for row in rows:
             created = _aware(row.created_at)
@@ -423,6 +433,9 @@ def waiting_queue(
                     waiting_days=(now - created).total_seconds() / 86400,
                     choice=row.choice,
                     chosen_therapist_id=row.chosen_therapist_id,
+                    chosen_therapist_name=names.get(
+                        row.chosen_therapist_id, row.chosen_therapist_id
+                    ),
                     returned=row.returned_at is not None,
                 )
             )

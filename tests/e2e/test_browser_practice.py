@@ -74,7 +74,7 @@ def test_client_chooses_coordinator_places_therapist_accepts(serve_app, browser,
     coordinator = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
     log_in(coordinator, base, "maria")
     coordinator.wait_for_url("**/coordinator/**")
-    assert coordinator.get_by_text("Chose T1").is_visible()
+    assert coordinator.get_by_text("Chose Dr. Ana Ruiz").is_visible()
     coordinator.locator("table a").first.click()
     assert coordinator.get_by_text("alex@example.org").first.is_visible()
     coordinator.get_by_role("button", name="Place with Dr. Ana Ruiz, as they chose").click()

@@ -130,10 +130,11 @@ def test_a_client_chooses_and_the_coordinator_places_them_in_one_step(
     assert f"You would like to start with {second.name}" in page
     (item,) = [i for i in waiting_queue(store) if i.client_id == stored.client_id]
     assert (item.choice, item.chosen_therapist_id) == ("therapist", second.therapist_id)
+    assert item.chosen_therapist_name == second.name
 
     login("coordinator")
     queue = _text(client.get("/coordinator/"))
-    assert f"Chose {second.therapist_id}" in queue
+    assert f"Chose {second.name}" in queue  # the name a coordinator knows, not the id
     client_page = _text(client.get(f"/coordinator/clients/{stored.client_id}"))
     assert "The client's choice" in client_page and "alex@example.org" in client_page
     response = client.post(
