@@ -38,8 +38,8 @@ def test_api_ranks_under_the_policy_asked_for(client, policy):
     assert "candidates" not in data  # the log is kept only with stored rankings
 
 
-def _shown(store: Store, policy: dict, propensities: list[float]) -> str:
-    """A stored intake shown T1, T2, T3 under ``policy``; returns its results token."""
+def _shown(store: Store, policy: dict, propensities: list[float]):
+    """A stored intake shown T1, T2, T3 under ``policy``."""
     stored = store.add_intake(parse_intake({**INTAKE, "modality": "either"}))
     suggestions = [
         {"rank": r, "therapist_id": t, "name": t, "score": 0.6, "propensity": p}
@@ -49,15 +49,25 @@ def _shown(store: Store, policy: dict, propensities: list[float]) -> str:
     style = {"client_style": [0.0] * 4, "client_style_source": ["none"] * 4}
     data = {"suggestions": suggestions, "eligible": 4, "policy": policy, **style}
     store.save_ranking(stored.client_id, Ranking.from_dict(data))
-    return stored.token
+    return stored
 
 
-def test_results_say_when_the_order_was_drawn_among_near_ties(client, store):
-    drawn = {"name": "explore", "expected_loss": 0.004, "near_ties": ["T2", "T1"]}
-    page = client.get(f"/matches/{_shown(store, drawn, [0.5, 0.3, 0.3])}").get_data(as_text=True)
+def test_results_say_when_the_order_was_drawn_among_near_ties(client, store, login):
+    drawn = _shown(
+        store,
+        {"name": "explore", "expected_loss": 0.004, "near_ties": ["T2", "T1"]},
+        [0.5, 0.3, 0.3],
+    )
+    page = client.get(f"/matches/{drawn.token}").get_data(as_text=True)
     assert "The first two fit you about equally well" in page
-    plain = {"name": "explore", "expected_loss": 0.0, "near_ties": []}
-    page = client.get(f"/matches/{_shown(store, plain, [1.0, 1.0, 1.0])}").get_data(as_text=True)
+    plain = _shown(store, {"name": "explore", "expected_loss": 0.0, "near_ties": []}, [1.0] * 3)
+    page = client.get(f"/matches/{plain.token}").get_data(as_text=True)
+    assert "about equally well" not in page
+    # the coordinator reviewing the intake is told the same, in their words
+    login("coordinator")
+    page = client.get(f"/coordinator/clients/{drawn.client_id}").get_data(as_text=True)
+    assert "The first 2 fit about equally well" in page and "not a ranking" in page
+    page = client.get(f"/coordinator/clients/{plain.client_id}").get_data(as_text=True)
     assert "about equally well" not in page
 
 
