@@ -31,8 +31,8 @@ import pandas as pd
 
 from matcher.ranking.embed import CachedEmbedder, SentenceTransformerEmbedder, text_key
 from matcher.ranking.encoders import encoder_backend
+from matcher.ranking.negation import split_sentences
 from matcher.ranking.roster import concerns_text, specialties_text
-from matcher.ranking.style import split_sentences
 from matcher.schema import validate_frame
 from matcher.simulation import simulate_world
 from matcher.text import style_axes

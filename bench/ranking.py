@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from matcher.ranking.features import ClientProfile
+from matcher.ranking.negation import split_sentences
 from matcher.ranking.rank import rank_client
 from matcher.ranking.roster import Roster, concerns_text
-from matcher.ranking.style import StyleInferrer, split_sentences
+from matcher.ranking.style import StyleInferrer
 from matcher.schema import parse_intake
 from tests.reference_oracle import reference_rank
 

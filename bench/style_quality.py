@@ -29,14 +29,8 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from matcher.ranking.embed import CachedEmbedder, Embedder, SentenceTransformerEmbedder
-from matcher.ranking.style import (
-    CLASSES,
-    READER_C,
-    StyleInferrer,
-    StyleReader,
-    split_sentences,
-    training_views,
-)
+from matcher.ranking.negation import split_sentences
+from matcher.ranking.style import CLASSES, READER_C, StyleInferrer, StyleReader, training_views
 from matcher.text import load_toml, style_axes
 from matcher.vocab import STYLE_AXES, STYLE_MAX, STYLE_MIN
 

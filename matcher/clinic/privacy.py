@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError
 from ..ranking.embed import text_key
-from ..ranking.style import split_sentences
+from ..ranking.negation import split_sentences
 from .accounts import audit
 from .export import spreadsheet_safe
 from .store import Store

@@ -25,6 +25,7 @@ from .filters import (
     eligible,
     unmet_constraints,
 )
+from .negation import split_sentences
 from .policy import (
     DEFAULT_LOSS_BOUND,
     POLICIES,
@@ -35,7 +36,7 @@ from .policy import (
 from .rank import LOGGED_CANDIDATES, NearMiss, Ranking, Suggestion, rank_client, track_record_of
 from .roster import Roster, concerns_text, specialties_text
 from .scoring import PriorScorer, Scorer
-from .style import StyleInferrer, resolve_style, split_sentences
+from .style import StyleInferrer, resolve_style
 
 __all__ = [
     "CLICK_FEATURES",

@@ -16,8 +16,9 @@ import pandas as pd
 from ..vocab import STYLE_AXES
 from .concerns import ConcernReader
 from .embed import Embedder
+from .negation import negation_views, split_sentences
 from .roster import Roster, TrackRecordLike, concerns_text
-from .style import StyleInferrer, negation_views, split_sentences
+from .style import StyleInferrer
 
 #: A concern read from the story (not ticked) counts this much of a ticked one.
 INFERRED_CONCERN_WEIGHT = 0.5

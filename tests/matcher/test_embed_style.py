@@ -14,7 +14,8 @@ from matcher.ranking.embed import (
     SentenceTransformerEmbedder,
     text_key,
 )
-from matcher.ranking.style import StyleInferrer, StyleReader, negation_views, split_sentences
+from matcher.ranking.negation import negation_views, split_sentences
+from matcher.ranking.style import StyleInferrer, StyleReader
 from matcher.vocab import STYLE_AXES
 from tests.conftest import FakeEmbedder
 

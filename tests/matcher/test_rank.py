@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matcher import Matcher
-from matcher.ranking.style import negation_views
+from matcher.ranking.negation import negation_views
 from matcher.vocab import SLOTS, STYLE_AXES
 
 BASE_INTAKE = {

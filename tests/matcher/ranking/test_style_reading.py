@@ -17,7 +17,8 @@ from matcher.ranking.features import (
     encode_clients,
     preferences,
 )
-from matcher.ranking.style import StyleInferrer, negation_views, split_sentences
+from matcher.ranking.negation import negation_views, split_sentences
+from matcher.ranking.style import StyleInferrer
 from matcher.vocab import STYLE_AXES
 
 DIRECTIVE, PAST, CHALLENGE = (STYLE_AXES.index(a) for a in ("directive", "past_focus", "challenge"))
@@ -36,7 +37,24 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         ("I'd rather not go back over my childhood.", [("go back over my childhood", -1)]),
         ("I don\u2019t want to be the one steering.", [("be the one steering", -1)]),
         ("I don't need sympathy, I need strategies.", [("sympathy", -1), ("I need strategies", 1)]),
-        ("I won't ignore your childhood.", [("ignore your childhood", 1)]),  # two negations
+        # a verb that negates its object cancels the refusal and leaves the view
+        ("I won't ignore your childhood.", [("your childhood", 1)]),
+        ("Ignoring my past? That won't work for me.", [("my past", 1)]),
+        # "without" or "unless" inside a refused scope is a double negation
+        (
+            "I won't get better unless we look at my family.",
+            [("get better unless we look at my family", 1)],
+        ),
+        # "more A than B" refuses B; "more than ready" compares nothing
+        (
+            "More about the present than the past.",
+            [("the past", -1), ("More about the present", 1)],
+        ),
+        ("I'm more than ready to dig into my past.", None),
+        (
+            "Instead of drama I'd like calm.",
+            [("drama", -1), ("I'd like calm", 1)],
+        ),
         ("I'm not sure, but some structure might help.", None),  # a hedge, not a refusal
         ("I don't mind homework.", None),  # not minding is welcoming
         # a negation with nothing after it refuses what came before
@@ -252,14 +270,6 @@ def test_refusals_land_on_the_other_side(real_inferrer, text, axis, sign):
     "text",
     [
         *NEUTRAL_TEXTS,
-        pytest.param(
-            "somebody dependable",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="read as warm support at challenge -1.03 (just beyond ±1), confidence "
-                "0.46, under the ranking threshold; see docs/style-reading.md, what is still weak",
-            ),
-        ),
         "Not bothered about gender or age, I just can't do Mondays.",
     ],
 )
@@ -267,6 +277,21 @@ def test_texts_without_style_stay_near_zero_with_low_confidence(real_inferrer, t
     values, confidence = real_inferrer.infer_texts_with_confidence([text])
     assert np.all(np.abs(values) <= 1.0), dict(zip(STYLE_AXES, values[0], strict=True))
     assert np.all(confidence < INFERRED_MIN_CONFIDENCE)
+
+
+@pytest.mark.slow
+def test_a_vague_quality_leans_but_is_too_unsure_to_steer_a_ranking(real_inferrer):
+    """ "somebody dependable" leans towards warm support at about -1 (within 0.01 of the
+    bound above, either side with torch or ONNX): a known weakness
+    (docs/style-reading.md), held to what the client would notice: no preference is
+    inferred from it."""
+    values, confidence = real_inferrer.infer_texts_with_confidence(["somebody dependable"])
+    assert np.all(np.abs(values) <= 1.1), dict(zip(STYLE_AXES, values[0], strict=True))
+    assert np.all(confidence < INFERRED_MIN_CONFIDENCE)
+    record = {"story": "", "hopes": "somebody dependable", "concerns": []}
+    record |= dict.fromkeys(STYLE_AXES)
+    profile = encode_clients([record], real_inferrer.embedder, real_inferrer)[0]
+    assert profile.source == ("none",) * len(STYLE_AXES)
 
 
 @pytest.mark.slow

@@ -1,0 +1,257 @@
+"""Sentences and the negation-scope rule the style reader reads them through.
+
+Sentence embeddings barely register negation ("please, no homework" lies next to
+"homework"), so a sentence with a negation cue is read as its *views*: each negated
+scope ("homework", sign -1) and the rest of the sentence (sign +1), each embedded on
+its own. :mod:`matcher.ranking.style` fits and reads its classifiers on these views.
+See docs/style-reading.md for the rules and how each was chosen.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_SENTENCES = 20
+# A sentence ends after . ! ? or ; (not after a title such as "Dr.") or at a line break.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;])(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)\s+|\n+"
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """The text's sentences (at most ``MAX_SENTENCES``); blank text has none.
+
+    A question answered by a bare refusal stays one sentence ("Homework? Not for
+    me." reads as "Homework? \u2014 Not for me."), so the refusal can reach back to it.
+    """
+    sentences: list[str] = []
+    for part in _SENTENCE_END.split(text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        question = re.search(r"\?[?!]*$", sentences[-1]) if sentences else None
+        if sentences and _starts_with_refusal(part, after_question=question is not None):
+            joint = " " if part[0] in "-\u2013\u2014" else " \u2014 "
+            sentences[-1] += joint + part
+        else:
+            sentences.append(part)
+    return sentences[:MAX_SENTENCES]
+
+
+# --- negation scope -------------------------------------------------------------------------
+
+# Uncertainty that contains a negation word but does not negate what follows.
+_HEDGE = re.compile(
+    r"\b(?:(?:i'?m |i am )?not (?:entirely |completely |totally |really |too |so |quite )?"
+    r"(?:sure|certain)"
+    r"|(?:i )?(?:do ?n[o']?t|don'?t) (?:really |quite |even )?know(?: (?:yet|really))?"
+    r"(?= *[,.?!;]|$| what| if| whether)"
+    r"|not that i know"
+    r"|(?:do|did|would|does)n'?t mind"  # "I don't mind homework" asks for it
+    r"|why not|nothing less|no less)",
+    re.I,
+)
+_NOT = r"(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
+# Words and phrases that refuse or deny what follows them, up to the end of the clause.
+_CUES = (
+    r"(?:the last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
+    r"|(?:tired|sick|weary) of|fed up with|done with|enough of|no more|zero interest in"
+    r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
+    r"|refus(?:e|es|ed|ing)(?: to)?|spare me|hard pass|i'?ll pass|nope|nah"
+    r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")"
+)
+_CUE = re.compile(rf"\b{_CUES}\b", re.I)
+# Verbs that negate their object ("ignore my childhood"): one inside a negated scope
+# cancels the negation ("I won't ignore your childhood" asks for the past), as does a
+# second cue ("sick of therapists who never ask about my childhood").
+_INNER = re.compile(
+    r"\b(?:ignor(?:e|es|ed|ing)|skip(?:s|ped|ping)?|neglect(?:s|ed|ing)?|dismiss(?:es|ed|ing)?"
+    r"|back(?:s|ed|ing)? off|hold(?:s|ing)? back|held back|shy(?:ing)? away"
+    r"|brush(?:es|ed|ing)? (?:off|aside)|gloss(?:es|ed|ing)? over"
+    r"|steer(?:s|ing)? (?:you |them |clients |people )?away|tiptoe(?:s|ing)?"
+    r"|afraid)\b",
+    re.I,
+)
+# "more A than B" refuses B as "A rather than B" does; "more than ready" compares nothing.
+_COMPARISON = re.compile(r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w)\s+than\b", re.I)
+# "Without" or "unless" inside a refused scope is a double negation: "I won't get better
+# unless we look at my past", "can't understand it without the past" ask for the past.
+_EXCEPT = re.compile(r"\b(?:without|unless)\b", re.I)
+# A second negation that governs the scope ("therapists who never ask", "a therapist who
+# refuses to", "say no to", "[want to] stop talking"); one further in ("floods you're
+# not ready for") is local.
+_NESTED = re.compile(rf"(?:^|\b(?:who|that|which|to|say|says|let'?s)\s+){_CUES}\b", re.I)
+_CLAUSE = re.compile(r"\s*(?:[;:\u2014\u2013]|\s-\s|(?<!anything),?\s+but\s+)\s*", re.I)
+# A scope ends at punctuation, at "but", or where a new clause starts ("... and I ...").
+_SCOPE_END = re.compile(
+    r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b"
+    r"|\b(?:and|or|so|because|since)\s+(?:i|i'm|i'd|i've|we|you|they|it's)\b"
+    # "i dont need a cheerleader i need a coach", "Instead of drama I'd like calm"
+    r"|\b(?=i(?:'d| would)? (?:just |really )?(?:need|want|like|prefer)\b)",
+    re.I,
+)
+_WORD = re.compile(r"[A-Za-z']+")
+# A list item after a comma continues the scope; these words start a new clause instead.
+_CLAUSE_START = frozenset(
+    _WORD.findall(
+        "i i'm i'd i've i'll we you it it's that this they he she my but and so because though"
+        " although just please honestly thanks thank which who"
+    )
+)
+_LIST_ITEM_WORDS = 4
+# "Without X[,] I ..." is a condition: the writer needs X.
+_CONDITION = re.compile(r"\s*,?\s*\b(?:i|i'll|i'm|i'd|we|you)\b", re.I)
+# The wanting in "don't want to dig into my childhood" is the negation's, not the content's.
+_LEAD = re.compile(
+    r"^(?:(?:really|just|even|ever|simply|do|does|want|need|like|wish|think|believe in|expect)"
+    r"\s+)*(?:to\s+)?",
+    re.I,
+)
+_STUB = {"i", "i'm", "i'd", "please"}  # a leading "I," or "Please," left by a removed scope
+_MIN_REST_WORDS = 2
+# Words that say nothing about what is refused: a negation followed by only these
+# ("Not for me", "isn't what I'm after", "No thanks") refuses what came before it.
+_FILLER = frozenset(
+    _WORD.findall(
+        """
+        a absolutely after again all am an and any anymore are at be big but definitely do does
+        done either enough even exactly fan for going gonna hard honestly how i i'd i'll i'm
+        i've id im interested is it it's its job just kind like looking lol me much my need
+        needed never no not now of ok okay one option or pass personally please process part
+        quite really right so something sure thank thanks that that's the there thing things
+        this thx time to tried ty want wanted was way were what will work works would you
+        been doing help helps paying
+        """
+    )
+)
+
+# Words between a refused subject and its negation ("Gentle and calm is not ...").
+_COPULA = frozenset(_WORD.findall("is are was were be 's that this it just really simply so"))
+
+
+def _is_filler(text: str) -> bool:
+    """True when ``text`` has no words beyond :data:`_FILLER` and negation cues."""
+    return all(word in _FILLER for word in _WORD.findall(_CUE.sub(" ", text.lower())))
+
+
+def _starts_with_refusal(sentence: str, after_question: bool = True) -> bool:
+    """True for a sentence that refuses the one before it: "Not for me.", "Rather not,
+    thanks." and "Tried that, never again." after a question; "I don't want that again,
+    I need feedback." and "Never again, please." after anything."""
+    sentence = sentence.replace("\u2019", "'").lstrip("-\u2013\u2014 ")
+    head = re.split(r"[,;:.!?\u2014\u2013]", sentence, maxsplit=1)[0]
+    if not after_question and not re.search(r"\b(?:that|this|it|again)\b", sentence, re.I):
+        return False  # after a statement, only a refusal that points back
+    return any(_CUE.search(part) and _is_filler(part) for part in (head, sentence))
+
+
+def negation_views(sentence: str) -> list[tuple[str, int]]:
+    """How one sentence is read: ``[(text, sign)]``.
+
+    A sentence without a negation cue is read as itself, ``[(sentence, 1)]``.
+    Otherwise, per clause, each negation's scope (from the cue to the end of the
+    clause) is a view of sign -1 (+1 when the scope holds a second negation or a
+    verb that negates its object, as in "won't ignore") and what is left of the
+    clause, if two words or more, a view of sign +1: "I don't need sympathy, I need
+    strategies" gives ``[("sympathy", -1), ("I need strategies", 1)]``. A negation
+    with nothing after it refuses what came before: "Gentle and calm is not what I
+    need" gives ``[("Gentle and calm", -1)]``, and a clause that is only a refusal
+    ("Homework \u2014 no thanks") flips the clause before it.
+    """
+    # one space between words: the clause and scope patterns backtrack over long runs
+    clean = _HEDGE.sub(" ", re.sub(r"\s+", " ", sentence.replace("\u2019", "'")))
+    clean = _COMPARISON.sub(r"\1 rather than", clean)  # "more support than challenge"
+    if not _CUE.search(clean):
+        return [(sentence, 1)]
+    views: list[tuple[str, int]] = []
+    previous: tuple[int, str] | None = None  # where the last clause's views start, its text
+    for clause in _CLAUSE.split(clean):
+        if not _WORD.search(clause):
+            continue  # "Homework -- -- no thanks": an empty clause between the two
+        first = len(views)
+        remainder, refers_back = _read_clause(clause, views)
+        if refers_back and previous is not None:
+            start, text = previous
+            flipped = [
+                _refused(view) if sign > 0 else (view, 1) for view, sign in views[start:first]
+            ]
+            views[start:first] = flipped or ([_refused(text)] if text else [])
+            first = len(views)
+        if len(_WORD.findall(remainder)) >= _MIN_REST_WORDS and not _is_filler(remainder):
+            views.append((remainder, 1))
+        previous = (first, remainder if _WORD.search(remainder) else "")
+    return views or [(sentence, 1)]
+
+
+def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
+    """Append the views of one clause's negated scopes to ``views``; return what is
+    left of the clause and whether the clause refuses the one before it."""
+    position, rest, refers_back = 0, [], False
+    while (cue := _CUE.search(clause, position)) is not None:
+        before = clause[position : cue.start()]
+        position = _scope_end(clause, cue.end())
+        scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
+        if _is_filler(scope) and not _CUE.search(scope):
+            # "... is not what I want": the refused thing came first
+            subject = _strip_filler_tail(before)
+            if _is_filler(subject):
+                refers_back = True
+            else:
+                views.append(_refused(subject))
+            continue
+        rest.append(before)
+        flips = len(_NESTED.findall(scope)) + len(_EXCEPT.findall(scope))
+        if _is_condition(cue.group(), before, scope, clause[position:]):
+            flips += 1  # "Without some tools, I'll go round in circles" asks for tools
+        views.append(_refused(scope, flips))
+    rest.append(clause[position:])
+    remainder = re.sub(r"\s+([,.;:!?])", r"\1", " ".join(r.strip() for r in rest))
+    head, comma, tail = remainder.strip(" ,.;:").partition(",")
+    if comma and head.strip().lower() in _STUB:
+        remainder = tail
+    return re.sub(r"\s+", " ", remainder).strip(" ,.;:?!"), refers_back
+
+
+def _refused(text: str, flips: int = 0) -> tuple[str, int]:
+    """The view of a refused ``text``: what follows its last verb that negates its object
+    ("won't ignore my past" reads "my past"), each such verb cancelling the refusal."""
+    inner = list(_INNER.finditer(text))
+    if inner and _WORD.search(after := text[inner[-1].end() :].strip(" ,.?!'\"")):
+        text = after
+    return text, _sign(flips + len(inner))
+
+
+def _sign(flips: int) -> int:
+    """A refused scope's sign: -1, cancelled (+1) by an odd number of inner negations."""
+    return 1 if flips % 2 else -1
+
+
+def _is_condition(cue: str, before: str, scope: str, after: str) -> bool:
+    """True for a clause-initial "Without X" followed by what happens to the writer."""
+    if cue.lower() != "without" or before.strip():
+        return False
+    return bool(_CONDITION.search(scope) or _CONDITION.match(after))
+
+
+def _scope_end(clause: str, start: int) -> int:
+    """Where a negation's scope that starts at ``start`` ends. A comma followed by a
+    short list item ("no drills, tasks or exercises") does not end it."""
+    while (end := _SCOPE_END.search(clause, start)) is not None:
+        if end.group() != ",":
+            return end.start()
+        following = _SCOPE_END.search(clause, end.end())
+        item = clause[end.end() : following.start() if following else len(clause)]
+        words = _WORD.findall(item.lower())
+        is_list_item = words and len(words) <= _LIST_ITEM_WORDS and words[0] not in _CLAUSE_START
+        if not is_list_item or _CUE.search(item):
+            return end.start()
+        start = end.end()
+    return len(clause)
+
+
+def _strip_filler_tail(text: str) -> str:
+    """``text`` without its trailing copula ("Gentle and calm is" -> "Gentle and calm")."""
+    words = list(_WORD.finditer(text))
+    while words and words[-1].group().lower() in _COPULA:
+        words.pop()
+    return text[: words[-1].end()].strip(" ,.;:?!'\"") if words else ""
