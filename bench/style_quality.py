@@ -38,7 +38,12 @@ HELDOUT_DIR = Path(__file__).resolve().parents[1] / "tests/data/heldout"
 #: The held-out sets, each written by someone who saw neither the training sentences nor
 #: the other sets (docs/style-reading.md): each was read once when it was new, after
 #: every choice of that round; only the newest is untouched.
-HELDOUT_SETS = ("style_sentences.toml", "style_sentences_2.toml", "style_sentences_3.toml")
+HELDOUT_SETS = (
+    "style_sentences.toml",
+    "style_sentences_2.toml",
+    "style_sentences_3.toml",
+    "style_sentences_4.toml",
+)
 #: The old method's constants (matcher/ranking/style.py before the supervised reader).
 ANCHOR_GAIN = 12.0
 ANCHOR_TEMPERATURE = 0.05

@@ -11,8 +11,7 @@ from matcher.text import load_toml, style_axes
 from matcher.vocab import CONCERN_TAGS, STYLE_AXES
 
 HELDOUT = Path(__file__).parents[1] / "data" / "heldout"
-#: Held-out style sets, each written apart from the training set and from the others. Set 4
-#: is kept unread for the next reader (docs/style-reading.md): only its form is checked.
+#: Held-out style sets, each written apart from the training set and from the others.
 HELDOUT_STYLE = (
     "style_sentences.toml",
     "style_sentences_2.toml",
