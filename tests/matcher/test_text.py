@@ -17,6 +17,7 @@ HELDOUT_STYLE = (
     "style_sentences_2.toml",
     "style_sentences_3.toml",
     "style_sentences_4.toml",
+    "style_sentences_5.toml",
 )
 KINDS = {"plain", "negated", "hedged", "neutral", "mixed"}
 
