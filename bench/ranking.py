@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from matcher.ranking.features import ClientProfile
-from matcher.ranking.negation import split_sentences
+from matcher.ranking.features import ClientProfile, intake_texts
 from matcher.ranking.rank import rank_client
-from matcher.ranking.roster import Roster, concerns_text
+from matcher.ranking.roster import Roster
 from matcher.ranking.style import StyleInferrer
 from matcher.schema import parse_intake
 from tests.reference_oracle import reference_rank
@@ -23,12 +22,7 @@ K = 5
 
 def _texts(record: dict[str, Any]) -> list[str]:
     """The batch ClientProfile.build encodes for one intake."""
-    return [
-        record["story"],
-        record["hopes"],
-        concerns_text(record["concerns"]),
-        *split_sentences(record["hopes"]),
-    ]
+    return intake_texts(record)[0]
 
 
 def run(ctx: Context) -> str:

@@ -98,14 +98,12 @@ def encode_clients(
     view_sign: list[int] = []
     view_owner: list[int] = []
     for i, record in enumerate(records):
+        own, signs = intake_texts(record)
         starts.append(len(texts))
-        texts += [record["story"], record["hopes"], concerns_text(record["concerns"])]
-        for sentence in split_sentences(record["hopes"]):
-            for view, sign in negation_views(sentence):
-                view_at.append(len(texts))
-                view_sign.append(sign)
-                view_owner.append(i)
-                texts.append(view)
+        view_at += range(len(texts) + 3, len(texts) + len(own))
+        view_sign += signs
+        view_owner += [i] * len(signs)
+        texts += own
     position: dict[str, int] = {}
     distinct = np.array([position.setdefault(text, len(position)) for text in texts], dtype=int)
     vectors = embedder.encode(list(position))
@@ -140,6 +138,19 @@ def encode_clients(
             )
         )
     return profiles
+
+
+def intake_texts(record: dict[str, Any]) -> tuple[list[str], list[int]]:
+    """What :func:`encode_clients` encodes for one intake: the story, the hopes, the
+    concern tags as text, then the negation views of the hopes' sentences; and the sign
+    of each view (+1 wanted, -1 refused)."""
+    texts = [record["story"], record["hopes"], concerns_text(record["concerns"])]
+    signs = []
+    for sentence in split_sentences(record["hopes"]):
+        for view, sign in negation_views(sentence):
+            texts.append(view)
+            signs.append(sign)
+    return texts, signs
 
 
 def preferences(
