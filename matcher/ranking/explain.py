@@ -78,7 +78,8 @@ def group_effects(scorer: Scorer, features: pd.DataFrame, baseline: pd.Series) -
         return pd.DataFrame(columns=groups)
     columns = list(features.columns)
     values = features.to_numpy(dtype=np.float32)
-    reference = baseline[columns].to_numpy(dtype=np.float32)
+    aligned = baseline.index.equals(features.columns)  # the candidates' mean: no reindexing
+    reference = (baseline if aligned else baseline[columns]).to_numpy(dtype=np.float32)
     variants = np.repeat(values[None, :, :], len(groups) + 1, axis=0)  # (G + 1, k, F)
     for g, group in enumerate(groups, start=1):
         positions = [columns.index(column) for column in REASON_GROUPS[group]]

@@ -264,14 +264,11 @@ def pair_features(
     ``effectiveness`` in outcome points (0 without a track record).
     """
     rows = np.arange(len(roster)) if rows is None else np.asarray(rows)
-    features = _features(_single(client_side([client], roster)), roster, rows)
+    track = None
     if track_record is not None:
         table = roster.track_table(track_record)  # aligned once, then plain array lookups
-        effect = table.expected(rows, client.record["concerns"])
-        alliance = table.alliance[rows]
-        features["effectiveness"] = effect.astype(np.float32)
-        features["alliance_history"] = alliance.astype(np.float32)
-    return features
+        track = (table.expected(rows, client.record["concerns"]), table.alliance[rows])
+    return _features(_single(client_side([client], roster)), roster, rows, track=track)
 
 
 #: Pairs whose features are built at once (bounds memory: three (P, d) float32 arrays).
@@ -380,15 +377,12 @@ def pair_features_by_client(
         for start, end in zip(starts, ends, strict=True):  # one einsum per client
             out[start:end] = np.einsum("nd,d->n", values[rows[start:end]], vectors[owner[start]])
         similarities[name] = out
-    features = _features(per_pair, roster, rows, similarities)
+    track = None
     if track_record is not None:
         concerns = [client.record["concerns"] for client in clients]
         table = roster.track_table(track_record)
-        effect = table.expected_for_clients(rows, owner, concerns)
-        alliance = table.alliance[rows]
-        features["effectiveness"] = effect.astype(np.float32)
-        features["alliance_history"] = alliance.astype(np.float32)
-    return features
+        track = (table.expected_for_clients(rows, owner, concerns), table.alliance[rows])
+    return _features(per_pair, roster, rows, similarities, track)
 
 
 def _features(
@@ -396,7 +390,10 @@ def _features(
     roster: Roster,
     rows: np.ndarray,
     similarities: dict[str, np.ndarray] | None = None,
+    track: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
+    """The features frame; ``track`` is (effectiveness, alliance history) per row, from a
+    track record (zeros without one)."""
     gap = np.abs(roster.style[rows] - side.preference)
     style_fit = side.strength * (1.0 - gap / 3.0)
     columns: dict[str, np.ndarray] = {
@@ -421,8 +418,8 @@ def _features(
     columns["therapy_type_preference"] = np.where(
         side.therapy_type >= 0, offers[np.arange(len(rows)), side.therapy_type], False
     )
-    columns["alliance_history"] = np.zeros(len(rows))  # filled from a track record, if any
-    columns["effectiveness"] = np.zeros(len(rows))
+    effectiveness, alliance = track if track is not None else (np.zeros(len(rows)),) * 2
+    columns["effectiveness"], columns["alliance_history"] = effectiveness, alliance
     return pd.DataFrame(
         {name: np.asarray(columns[name], dtype=np.float32) for name in FEATURE_NAMES}
     )
