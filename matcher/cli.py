@@ -96,7 +96,8 @@ def _style(args: argparse.Namespace) -> int:
         raise ValidationError([Problem(c, "required column is missing", name) for c in missing])
     inferrer = StyleInferrer(CachedEmbedder(_embedder(args)))
     styles = inferrer.infer_texts(frame["text"].tolist())
-    out = pd.DataFrame(styles.round(2), columns=list(STYLE_AXES))
+    # rounded as float64: a float32 0.02 would be written as 0.019999999552965164
+    out = pd.DataFrame(styles.astype(float).round(2), columns=list(STYLE_AXES))
     out.insert(0, "id", frame["id"].to_numpy())
     write_csv(out, args.out)
     print(f"inferred styles for {len(out)} texts; wrote {args.out}")

@@ -126,6 +126,8 @@ def test_style_command_writes_four_axes(tmp_path):
     styles = pd.read_csv(out)
     assert list(styles.columns) == ["id", "directive", "intensity", "past_focus", "challenge"]
     assert styles["directive"].between(-3, 3).all()
+    values = out.read_text().splitlines()[1].split(",")[1:]
+    assert all(len(v.split(".")[-1]) <= 2 for v in values), values  # two decimals, as read
 
 
 def test_python_dash_m_matcher_runs():
