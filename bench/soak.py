@@ -223,9 +223,17 @@ def serve(app, threads: int = 8) -> Server:
         thread = threading.Thread(target=server.run, name="soak-waitress", daemon=True)
         thread.start()
 
+        def close_all() -> None:
+            for channel in list(server._map.values()):  # open connections, then the server
+                if channel is not server and channel is not server.trigger:
+                    channel.close()
+            server.close()  # and its trigger: the map is empty, so the loop returns
+
         def stop() -> None:
             server.task_dispatcher.shutdown()  # the last responses finish first
-            server.close()
+            # closed from the loop's own thread: closing the sockets from this one raced
+            # the loop's select() ("Bad file descriptor")
+            server.trigger.pull_trigger(close_all)
             thread.join(timeout=10)
 
         return Server(f"waitress, {threads} threads", server.effective_port, stop)
