@@ -296,12 +296,18 @@ class StyleInferrer:
         return values, confidence
 
     def _infer_chunk(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        groups = [split_sentences(text) for text in texts]
-        flat = [sentence for group in groups for sentence in group]
-        owner = np.repeat(np.arange(len(texts)), [len(group) for group in groups])
-        return self.infer_sentences(
-            self.embedder.encode(flat), owner, len(texts), sentences=flat, with_confidence=True
-        )
+        # the views of every sentence first, so the chunk is one encode of distinct views
+        views = [
+            (view, sign, i)
+            for i, text in enumerate(texts)
+            for sentence in split_sentences(text)
+            for view, sign in negation_views(sentence)
+        ]
+        first, rows = _distinct([view for view, _, _ in views])
+        vectors = self.embedder.encode([views[i][0] for i in first])
+        signs = np.array([sign for _, sign, _ in views], dtype=float)
+        owner = np.array([i for _, _, i in views], dtype=int)
+        return self.read_views(vectors, rows, signs, owner, len(texts))
 
 
 def _view_sums(
