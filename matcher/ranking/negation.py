@@ -48,7 +48,9 @@ _HEDGE = re.compile(
     r"(?= *[,.?!;]|$| what| if| whether)"
     r"|not that i know"
     r"|(?:do|did|would|does)n'?t mind"  # "I don't mind homework" asks for it
-    r"|why not|nothing less|no less)",
+    # acceptance: "no objection to a therapist running the show" asks for it
+    r"|no (?:objections?|problem|issue|issues) (?:to|with)|not (?:against|opposed to|averse to)"
+    r"|why not|nothing less|no less|more or less)",
     re.I,
 )
 _NOT = r"(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
@@ -58,6 +60,7 @@ _CUES = (
     r"|(?:tired|sick|weary) of|fed up with|done with|enough of|no more|zero interest in"
     r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
     r"|refus(?:e|es|ed|ing)(?: to)?|spare me|hard pass|i'?ll pass|nope|nah"
+    r"|steer(?:s|ing|ed)? clear of|allergic to|pass(?=[\s.!]*$)"
     r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")"
 )
 _CUE = re.compile(rf"\b{_CUES}\b", re.I)
@@ -69,14 +72,31 @@ _INNER = re.compile(
     r"|back(?:s|ed|ing)? off|hold(?:s|ing)? back|held back|shy(?:ing)? away"
     r"|brush(?:es|ed|ing)? (?:off|aside)|gloss(?:es|ed|ing)? over"
     r"|steer(?:s|ing)? (?:you |them |clients |people )?away|tiptoe(?:s|ing)?"
+    r"|(?:leav(?:e|es|ing)|set(?:s|ting)?|put(?:s|ting)?) (?:\w+ )?aside|forg[eo]t(?:s|ting)?"
+    r"|overlook(?:s|ed|ing)?|pretend(?:s|ed|ing)?(?: that)?|chang(?:e|es|ed|ing) the subject"
+    # "too soft to give honest feedback" does not give it
+    r"|too \w+ to"
     r"|afraid)\b",
     re.I,
 )
-# "more A than B" refuses B as "A rather than B" does; "more than ready" compares nothing.
-_COMPARISON = re.compile(r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w)\s+than\b", re.I)
+# "more A than B" refuses B as "A rather than B" does; "more than ready" and "more
+# comfortable than most" compare nothing.
+_COMPARISON = re.compile(
+    r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w)\s+than\b"
+    r"(?!\s+(?:most|usual|before|ever|anyone|anybody|others|average|expected"
+    r"|i (?:expected|thought)))",
+    re.I,
+)
+_RATHER_THAN = re.compile(r"\brather (?=than\b)", re.I)
 # "Without" or "unless" inside a refused scope is a double negation: "I won't get better
 # unless we look at my past", "can't understand it without the past" ask for the past.
 _EXCEPT = re.compile(r"\b(?:without|unless)\b", re.I)
+# ... and what a refused thing lacks is wanted: "I hate sessions with no direction",
+# "can't stand endless validation without any advice" refuse the sessions and the
+# validation, and ask for direction and advice.
+_LACKING = re.compile(r"\s\b(?:without|with (?:no|zero))\s", re.I)
+# A governing negation in a relative clause ("a therapist who refuses to ...").
+_RELATIVE = re.compile(rf"\b(?:who|that|which)(?:'s| is| are)?\s+{_CUES}\b", re.I)
 # A second negation that governs the scope ("therapists who never ask", "a therapist who
 # refuses to", "say no to", "[want to] stop talking"); one further in ("floods you're
 # not ready for") is local.
@@ -96,6 +116,8 @@ _CLAUSE_START = frozenset(
     _WORD.findall(
         "i i'm i'd i've i'll we you it it's that this they he she my but and so because though"
         " although just please honestly thanks thank which who"
+        # an imperative after a comma: "don't tell me the topic, let me pick"
+        " let let's lets keep give tell help make instead maybe rather"
     )
 )
 _LIST_ITEM_WORDS = 4
@@ -103,7 +125,8 @@ _LIST_ITEM_WORDS = 4
 _CONDITION = re.compile(r"\s*,?\s*\b(?:i|i'll|i'm|i'd|we|you)\b", re.I)
 # The wanting in "don't want to dig into my childhood" is the negation's, not the content's.
 _LEAD = re.compile(
-    r"^(?:(?:really|just|even|ever|simply|do|does|want|need|like|wish|think|believe in|expect)"
+    r"^(?:(?:really|just|even|ever|again|simply|do|does|want|need|like|wish|think|believe in"
+    r"|expect)"
     r"\s+)*(?:to\s+)?",
     re.I,
 )
@@ -120,9 +143,41 @@ _FILLER = frozenset(
         needed never no not now of ok okay one option or pass personally please process part
         quite really right so something sure thank thanks that that's the there thing things
         this thx time to tried ty want wanted was way were what will work works would you
-        been doing help helps paying
+        been doing help helps paying here offer offers offering provide style approach vibe cup
+        tea
         """
     )
+)
+
+# Cues that are verbs: after one, only a pronoun refuses what came before ("I hate it").
+_VERB_CUE = re.compile(r"avoid|hate|stop|refus", re.I)
+_PRONOUNS = frozenset(_WORD.findall("it that this them those these all of"))
+# A therapist the writer had before: what they did, the writer refuses ("My last therapist
+# kept asking about my childhood and nothing got better"); what they never did, the
+# writer wants.
+_PAST_THERAPIST = re.compile(
+    r"\b(?:my|our|the) (?:very )?(?:last|previous|old|former|ex-?|past|prior|other)"
+    r" (?:therapists?|counsell?ors?|psychologists?|psychiatrists?|shrinks?|one)\b"
+    r"|\bi (?:once |previously |already |used to )?(?:had|saw|see) (?:a|an|this|one)"
+    r" (?:therapist|counsell?or|psychologist)\b",
+    re.I,
+)
+# ... unless the writer praises them ("My last therapist gave me homework, it helped").
+_PRAISE = re.compile(
+    r"\b(?:helped|helpful|loved|liked|great|amazing|wonderful|brilliant|good at|best"
+    r"|worked (?:well|for me)|appreciated|miss)\b",
+    re.I,
+)
+_PRAISE_NEGATION_REACH = 12  # characters before a word of praise that can negate it
+# Quoted words, read as one phrase: "a therapist who asks 'so, where to start?'".
+_QUOTED = re.compile(r"(?<!\w)(?:['\"\u201c])[^'\"\u201c\u201d]{2,80}?[\"'\u201d](?!\w)")
+# Where the complaint ends: a new clause ("... \u2014 never again") ...
+_CLAUSE_BREAK = re.compile(r"[;:\u2014\u2013]|\s-\s")
+# ... or the writer's own wish.
+_WISH = re.compile(
+    r"\b(?:(?:i|we)(?:'d| would)? (?:really |just |now |actually )?"
+    r"(?:need|needed|want|wanted|like|prefer|wish)|i'?m (?:now )?looking|this time|now i)\b",
+    re.I,
 )
 
 # Words between a refused subject and its negation ("Gentle and calm is not ...").
@@ -160,38 +215,68 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
     """
     # one space between words: the clause and scope patterns backtrack over long runs
     clean = _HEDGE.sub(" ", re.sub(r"\s+", " ", sentence.replace("\u2019", "'")))
+    clean = _QUOTED.sub(_unpunctuated, clean)  # "asks 'so, where to start?'" is one phrase
     clean = _COMPARISON.sub(r"\1 rather than", clean)  # "more support than challenge"
-    if not _CUE.search(clean):
+    complaint = _complaint(clean)
+    if complaint is not None:  # what a past therapist did is what the writer refuses
+        start, end = complaint
+        before, told, after = clean[:start], clean[start:end], clean[end:]
+        views = [(text, -sign) for text, sign in _views(told)]
+        views += [view for part in (before, after) if _WORD.search(part) for view in _views(part)]
+    elif _CUE.search(clean):
+        views = _views(clean)
+    else:
         return [(sentence, 1)]
+    if not re.search(r"\brather\b", sentence, re.I):  # a comparison's "rather" is the rule's
+        views = [(_RATHER_THAN.sub("", text), sign) for text, sign in views]
+    return views or [(sentence, 1)]
+
+
+def _unpunctuated(quote: re.Match[str]) -> str:
+    """A quotation without its inner punctuation, so it stays in one clause and scope."""
+    return re.sub(r"\s*[,;:.!?\u2014\u2013]+\s*", " ", quote.group()).replace("  ", " ")
+
+
+def _views(clean: str) -> list[tuple[str, int]]:
+    """The views of a sentence, cleaned of hedges and comparisons (see negation_views)."""
+    if not _CUE.search(clean):
+        return [(clean.strip(" ,.;:"), 1)] if _WORD.search(clean) else []
     views: list[tuple[str, int]] = []
-    previous: tuple[int, str] | None = None  # where the last clause's views start, its text
+    previous: tuple[int, str, bool] | None = None  # the last clause's first view, text, "?"
     for clause in _CLAUSE.split(clean):
         if not _WORD.search(clause):
             continue  # "Homework -- -- no thanks": an empty clause between the two
         first = len(views)
         remainder, refers_back = _read_clause(clause, views)
         if refers_back and previous is not None:
-            start, text = previous
-            flipped = [
-                _refused(view) if sign > 0 else (view, 1) for view, sign in views[start:first]
-            ]
-            views[start:first] = flipped or ([_refused(text)] if text else [])
+            start, text, question = previous
+            earlier = views[start:first]
+            # "Never again X. I don't like this." repeats a refusal; "No homework? Not for
+            # me." refuses one
+            if question or not earlier or any(sign > 0 for _, sign in earlier):
+                flipped = [_refused(view) if sign > 0 else (view, 1) for view, sign in earlier]
+                views[start:first] = flipped or ([_refused(text)] if text else [])
             first = len(views)
         if len(_WORD.findall(remainder)) >= _MIN_REST_WORDS and not _is_filler(remainder):
             views.append((remainder, 1))
-        previous = (first, remainder if _WORD.search(remainder) else "")
-    return views or [(sentence, 1)]
+        asks = clause.rstrip(" \"'").endswith("?")
+        previous = (first, remainder if _WORD.search(remainder) else "", asks)
+    return views
 
 
 def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
     """Append the views of one clause's negated scopes to ``views``; return what is
     left of the clause and whether the clause refuses the one before it."""
+    refused_subject = _refused_subject(clause)
+    if refused_subject:  # "A therapist who refuses to look at my past won't work for me"
+        views.extend((text, -sign) for text, sign in _views(refused_subject))
+        return "", False
     position, rest, refers_back = 0, [], False
     while (cue := _CUE.search(clause, position)) is not None:
         before = clause[position : cue.start()]
         position = _scope_end(clause, cue.end())
         scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
-        if _is_filler(scope) and not _CUE.search(scope):
+        if _refuses_before(cue.group(), scope):
             # "... is not what I want": the refused thing came first
             subject = _strip_filler_tail(before)
             if _is_filler(subject):
@@ -200,6 +285,11 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
                 views.append(_refused(subject))
             continue
         rest.append(before)
+        lacking = _LACKING.search(scope)
+        if lacking is not None and _WORD.search(scope[lacking.end() :]):
+            views.append(_refused(scope[: lacking.start()], len(_NESTED.findall(scope))))
+            views.append((scope[lacking.end() :].strip(" ,.'\""), 1))
+            continue
         flips = len(_NESTED.findall(scope)) + len(_EXCEPT.findall(scope))
         if _is_condition(cue.group(), before, scope, clause[position:]):
             flips += 1  # "Without some tools, I'll go round in circles" asks for tools
@@ -210,6 +300,52 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
     if comma and head.strip().lower() in _STUB:
         remainder = tail
     return re.sub(r"\s+", " ", remainder).strip(" ,.;:?!"), refers_back
+
+
+def _refuses_before(cue: str, scope: str) -> bool:
+    """True when a negation refuses what came before it: nothing but filler follows it
+    ("... is not what I need"); after a verb ("avoid", "hate"), only a pronoun ("I hate
+    it"), as "when I notice you avoiding things" refuses nothing before it."""
+    if not _is_filler(scope) or _CUE.search(scope):
+        return False
+    if _VERB_CUE.match(cue):
+        return set(_WORD.findall(scope.lower())) <= _PRONOUNS
+    return True
+
+
+def _refused_subject(clause: str) -> str:
+    """The subject of a refusal that comes last and whose subject holds a governing
+    negation of its own ("A therapist who refuses to look at my past won't work for me":
+    the subject), or ""; the subject is then read inverted, a double negation."""
+    for cue in _CUE.finditer(clause):
+        if cue.start() and _is_filler(clause[cue.start() :]):
+            subject = _strip_filler_tail(clause[: cue.start()])
+            return subject if _RELATIVE.search(subject) and not _is_filler(subject) else ""
+    return ""
+
+
+def _complaint(clean: str) -> tuple[int, int] | None:
+    """Where a sentence tells what a past therapist did, unless it praises them: from the
+    mention ("My last therapist ...") to the writer's own wish ("..., I need ...") or the
+    end; ``None`` without one."""
+    mention = _PAST_THERAPIST.search(clean)
+    if mention is None or _praises(clean):
+        return None
+    if clean[: mention.start()].rstrip().lower().endswith("than"):
+        return None  # "more structure than my last therapist" compares
+    wish = _WISH.search(clean, mention.end())
+    clause = _CLAUSE_BREAK.search(clean, mention.end())
+    ends = [found.start() for found in (wish, clause) if found is not None]
+    return mention.start(), min(ends, default=len(clean))
+
+
+def _praises(text: str) -> bool:
+    """True when ``text`` has a word of praise not just after a negation ("it helped",
+    not "never helped")."""
+    return any(
+        not _CUE.search(text[max(0, praise.start() - _PRAISE_NEGATION_REACH) : praise.start()])
+        for praise in _PRAISE.finditer(text)
+    )
 
 
 def _refused(text: str, flips: int = 0) -> tuple[str, int]:
@@ -235,14 +371,18 @@ def _is_condition(cue: str, before: str, scope: str, after: str) -> bool:
 
 def _scope_end(clause: str, start: int) -> int:
     """Where a negation's scope that starts at ``start`` ends. A comma followed by a
-    short list item ("no drills, tasks or exercises") does not end it."""
+    short list item ("no drills, tasks or exercises") does not end it, nor one after a
+    single word ("can't handle heavy, draining sessions")."""
+    scope_start = start
     while (end := _SCOPE_END.search(clause, start)) is not None:
         if end.group() != ",":
             return end.start()
         following = _SCOPE_END.search(clause, end.end())
         item = clause[end.end() : following.start() if following else len(clause)]
         words = _WORD.findall(item.lower())
-        is_list_item = words and len(words) <= _LIST_ITEM_WORDS and words[0] not in _CLAUSE_START
+        one_word_so_far = len(_WORD.findall(clause[scope_start : end.start()])) == 1
+        short = len(words) <= _LIST_ITEM_WORDS or one_word_so_far
+        is_list_item = words and short and words[0] not in _CLAUSE_START
         if not is_list_item or _CUE.search(item):
             return end.start()
         start = end.end()

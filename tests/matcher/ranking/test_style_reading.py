@@ -82,6 +82,59 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
             [("looking for drills, tasks or exercises", -1)],
         ),
         ("No mornings, I work nights.", [("mornings", -1), ("I work nights", 1)]),
+        # what a past therapist did is refused, what they never did is wanted ...
+        (
+            "My last therapist never asked about my family, and that felt like a gap.",
+            [("asked about my family", 1), ("My last therapist, and that felt like a gap", -1)],
+        ),
+        (
+            "My last therapist only listened, this time I want tools.",
+            [("My last therapist only listened", -1), ("this time I want tools", 1)],
+        ),
+        # ... unless they are praised or compared with
+        ("My last therapist gave me homework and it really helped.", None),
+        (
+            "I'd like more structure than my last counsellor gave me.",
+            [("my last counsellor gave me", -1), ("I'd like more structure", 1)],
+        ),
+        # what a refused thing lacks is wanted
+        (
+            "I hate open-ended sessions with no direction.",
+            [("open-ended sessions", -1), ("direction", 1)],
+        ),
+        (
+            "I can't stand endless validation without any advice.",
+            [("endless validation", -1), ("any advice", 1)],
+        ),
+        # a refusal whose subject refuses something is a double negation
+        (
+            "A therapist who refuses to look at my past won't work for me.",
+            [("look at my past", 1), ("A therapist who", -1)],
+        ),
+        ("Endless validation isn't what I offer.", [("Endless validation", -1)]),
+        # a refusal that points back at a refusal repeats it
+        (
+            "Never again a therapist who makes me shout. \u2014 I don't like this.",
+            [("a therapist who makes me shout", -1)],
+        ),
+        # after "avoid" or "hate", only a pronoun points back
+        (
+            "I'll challenge you when I notice you avoiding things.",
+            [("things", -1), ("I'll challenge you when I notice you", 1)],
+        ),
+        # hedges and acceptances are not refusals; "than most" compares nothing
+        ("I keep the focus more or less on the present.", None),
+        ("I'd have no objection to a therapist running the show.", None),
+        ("I'm more comfortable than most with clients crying.", None),
+        # an imperative after a comma starts a new clause; quotes are one phrase
+        ("Don't tell me the topic, let me pick.", [("tell me the topic", -1), ("let me pick", 1)]),
+        (
+            "Not a therapist who asks 'so, where to start?' and sits back.",
+            [("a therapist who asks 'so where to start ' and sits back", -1)],
+        ),
+        ("I can't handle heavy, draining sessions.", [("heavy, draining sessions", -1)]),
+        ("steer clear of my childhood pls", [("my childhood pls", -1)]),
+        ("Don't make me forget my past.", [("my past", 1)]),
     ],
 )
 def test_negation_views(sentence, views):
@@ -118,6 +171,7 @@ _PIECES = [
     "no", "not", "never", "don't", "without", "rather", "refuse", "spare", "me", "hard",
     "pass", "nah", "I", "want", "to", "homework", "my", "childhood", "the", "past", "and",
     "but", "who", "that", "is", "what", "need", "for", "thanks", "again", "Dr.", "lead",
+    "last", "therapist", "with", "than", "more", "avoid", "let", "helped", "won't", "work",
     ",", ".", "?", "!", ";", ":", "\u2014", " - ", "\n", "'", '"',
 ]  # fmt: skip
 
