@@ -53,6 +53,10 @@ _HEDGE = re.compile(
     r"|why not|nothing less|no less|more or less)",
     re.I,
 )
+# A concession, conceded and dropped: "It's not that I don't like kindness, but I need ...".
+_CONCESSION = re.compile(
+    r"\b(?:it'?s |it is )?not that (?:i|we) (?:do|did|would)n'?t [^,;]*[,;]\s*(?:but\s+)?", re.I
+)
 _NOT = r"(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
 # Words and phrases that refuse or deny what follows them, up to the end of the clause.
 _CUES = (
@@ -117,7 +121,8 @@ _CLAUSE_START = frozenset(
         "i i'm i'd i've i'll we you it it's that this they he she my but and so because though"
         " although just please honestly thanks thank which who"
         # an imperative after a comma: "don't tell me the topic, let me pick"
-        " let let's lets keep give tell help make instead maybe rather"
+        " let let's lets keep give tell help make instead maybe rather more"
+        " we'll we're we've we'd you'll you're you've they're there's it'll"
     )
 )
 _LIST_ITEM_WORDS = 4
@@ -151,6 +156,7 @@ _FILLER = frozenset(
 
 # Cues that are verbs: after one, only a pronoun refuses what came before ("I hate it").
 _VERB_CUE = re.compile(r"avoid|hate|stop|refus", re.I)
+_PERSONS = frozenset(_WORD.findall("me you him her them us"))
 _PRONOUNS = frozenset(_WORD.findall("it that this them those these all of"))
 # A therapist the writer had before: what they did, the writer refuses ("My last therapist
 # kept asking about my childhood and nothing got better"); what they never did, the
@@ -215,6 +221,7 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
     """
     # one space between words: the clause and scope patterns backtrack over long runs
     clean = _HEDGE.sub(" ", re.sub(r"\s+", " ", sentence.replace("\u2019", "'")))
+    clean, conceded = _CONCESSION.subn("", clean)  # "It's not that I don't mind X, but ..."
     clean = _QUOTED.sub(_unpunctuated, clean)  # "asks 'so, where to start?'" is one phrase
     clean = _COMPARISON.sub(r"\1 rather than", clean)  # "more support than challenge"
     complaint = _complaint(clean)
@@ -223,7 +230,7 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
         before, told, after = clean[:start], clean[start:end], clean[end:]
         views = [(text, -sign) for text, sign in _views(told)]
         views += [view for part in (before, after) if _WORD.search(part) for view in _views(part)]
-    elif _CUE.search(clean):
+    elif _CUE.search(clean) or conceded:
         views = _views(clean)
     else:
         return [(sentence, 1)]
@@ -276,6 +283,9 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
         before = clause[position : cue.start()]
         position = _scope_end(clause, cue.end())
         scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
+        if _is_contrast(cue.group(), scope):
+            rest.append(before)  # "I want the therapist to steer, not me"
+            continue
         if _refuses_before(cue.group(), scope):
             # "... is not what I want": the refused thing came first
             subject = _strip_filler_tail(before)
@@ -302,6 +312,12 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
     return re.sub(r"\s+", " ", remainder).strip(" ,.;:?!"), refers_back
 
 
+def _is_contrast(cue: str, scope: str) -> bool:
+    """True for "not" and only a person ("..., not me"): who does it, not a refusal."""
+    words = set(_WORD.findall(scope.lower()))
+    return cue.lower() == "not" and bool(words) and words <= _PERSONS
+
+
 def _refuses_before(cue: str, scope: str) -> bool:
     """True when a negation refuses what came before it: nothing but filler follows it
     ("... is not what I need"); after a verb ("avoid", "hate"), only a pronoun ("I hate
@@ -320,7 +336,11 @@ def _refused_subject(clause: str) -> str:
     for cue in _CUE.finditer(clause):
         if cue.start() and _is_filler(clause[cue.start() :]):
             subject = _strip_filler_tail(clause[: cue.start()])
-            return subject if _RELATIVE.search(subject) and not _is_filler(subject) else ""
+            if _is_filler(subject) or "," in subject:
+                return ""
+            # "Avoiding feelings isn't how I work"; not an echo ("no homework, not now")
+            refusing = _CUE.match(subject) and re.fullmatch(_NOT, cue.group(), re.I)
+            return subject if _RELATIVE.search(subject) or refusing else ""
     return ""
 
 

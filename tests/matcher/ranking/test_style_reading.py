@@ -134,6 +134,19 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         ),
         ("I can't handle heavy, draining sessions.", [("heavy, draining sessions", -1)]),
         ("steer clear of my childhood pls", [("my childhood pls", -1)]),
+        # "not me" says who, it refuses nothing; a concession is dropped
+        ("I want the therapist to steer, not me.", [("I want the therapist to steer", 1)]),
+        (
+            "It's not that I don't like kindness, but I need a push.",
+            [("I need a push", 1)],
+        ),
+        # a refusal as the subject of a refusal asks for its object
+        ("Avoiding painful feelings isn't how I work.", [("painful feelings", 1)]),
+        ("Less drama, more calm.", [("drama", -1), ("more calm", 1)]),
+        (
+            "Instead of raw emotion, we'll keep things steady.",
+            [("raw emotion", -1), ("we'll keep things steady", 1)],
+        ),
         ("Don't make me forget my past.", [("my past", 1)]),
     ],
 )
