@@ -65,6 +65,7 @@ _CUES = (
     r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
     r"|refus(?:e|es|ed|ing)(?: to)?|spare me|hard pass|i'?ll pass|nope|nah"
     r"|steer(?:s|ing|ed)? clear of|allergic to|pass(?=[\s.!]*$)"
+    r"|rare|rarely|seldom|hardly|nobody|no one"
     r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")"
 )
 _CUE = re.compile(rf"\b{_CUES}\b", re.I)
@@ -92,13 +93,11 @@ _COMPARISON = re.compile(
     re.I,
 )
 _RATHER_THAN = re.compile(r"\brather (?=than\b)", re.I)
-# "Without" or "unless" inside a refused scope is a double negation: "I won't get better
-# unless we look at my past", "can't understand it without the past" ask for the past.
-_EXCEPT = re.compile(r"\b(?:without|unless)\b", re.I)
-# ... and what a refused thing lacks is wanted: "I hate sessions with no direction",
-# "can't stand endless validation without any advice" refuse the sessions and the
-# validation, and ask for direction and advice.
-_LACKING = re.compile(r"\s\b(?:without|with (?:no|zero))\s", re.I)
+# Inside a refused scope, what the refused thing lacks, or the exception to it, is wanted:
+# "I hate sessions with no direction" and "can't stand validation without advice" ask for
+# direction and advice, "I won't get better unless we look at my family" for the family;
+# "I won't ask about your childhood unless you insist" still refuses the childhood.
+_LACKING = re.compile(r"\s\b(?:without|unless|with (?:no|zero))\s", re.I)
 # A governing negation in a relative clause ("a therapist who refuses to ...").
 _RELATIVE = re.compile(rf"\b(?:who|that|which)(?:'s| is| are)?\s+{_CUES}\b", re.I)
 # A second negation that governs the scope ("therapists who never ask", "a therapist who
@@ -148,7 +147,7 @@ _FILLER = frozenset(
         needed never no not now of ok okay one option or pass personally please process part
         quite really right so something sure thank thanks that that's the there thing things
         this thx time to tried ty want wanted was way were what will work works would you
-        been doing help helps paying here offer offers offering provide style approach vibe cup
+        been doing help helps paying here offer offers offering provide style approach vibe cup with
         tea
         """
     )
@@ -300,7 +299,7 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
             views.append(_refused(scope[: lacking.start()], len(_NESTED.findall(scope))))
             views.append((scope[lacking.end() :].strip(" ,.'\""), 1))
             continue
-        flips = len(_NESTED.findall(scope)) + len(_EXCEPT.findall(scope))
+        flips = len(_NESTED.findall(scope))
         if _is_condition(cue.group(), before, scope, clause[position:]):
             flips += 1  # "Without some tools, I'll go round in circles" asks for tools
         views.append(_refused(scope, flips))

@@ -40,10 +40,14 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         # a verb that negates its object cancels the refusal and leaves the view
         ("I won't ignore your childhood.", [("your childhood", 1)]),
         ("Ignoring my past? That won't work for me.", [("my past", 1)]),
-        # "without" or "unless" inside a refused scope is a double negation
+        # inside a refused scope, what it lacks or the exception to it is wanted
         (
             "I won't get better unless we look at my family.",
-            [("get better unless we look at my family", 1)],
+            [("get better", -1), ("we look at my family", 1)],
+        ),
+        (
+            "I won't ask about your childhood unless you insist.",
+            [("ask about your childhood", -1), ("you insist", 1)],
         ),
         # "more A than B" refuses B; "more than ready" compares nothing
         (
@@ -148,6 +152,9 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
             [("raw emotion", -1), ("we'll keep things steady", 1)],
         ),
         ("Don't make me forget my past.", [("my past", 1)]),
+        ("Nobody is pushed to cry here.", [("is pushed to cry here", -1)]),
+        ("I rarely push.", [("push", -1)]),
+        ("Challenge is rare with me.", [("Challenge", -1)]),
     ],
 )
 def test_negation_views(sentence, views):
