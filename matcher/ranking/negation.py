@@ -93,11 +93,12 @@ _COMPARISON = re.compile(
     re.I,
 )
 _RATHER_THAN = re.compile(r"\brather (?=than\b)", re.I)
-# Inside a refused scope, what the refused thing lacks, or the exception to it, is wanted:
+# Inside a refused scope, what the refused thing lacks, replaces or makes an exception of
+# is wanted ("I hate it when therapists jump to solutions instead of listening"):
 # "I hate sessions with no direction" and "can't stand validation without advice" ask for
 # direction and advice, "I won't get better unless we look at my family" for the family;
 # "I won't ask about your childhood unless you insist" still refuses the childhood.
-_LACKING = re.compile(r"\s\b(?:without|unless|with (?:no|zero))\s", re.I)
+_LACKING = re.compile(r"\s\b(?:without|unless|with (?:no|zero)|instead of|rather than)\s", re.I)
 # A governing negation in a relative clause ("a therapist who refuses to ...").
 _RELATIVE = re.compile(rf"\b(?:who|that|which)(?:'s| is| are)?\s+{_CUES}\b", re.I)
 # A second negation that governs the scope ("therapists who never ask", "a therapist who
@@ -110,7 +111,9 @@ _SCOPE_END = re.compile(
     r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b"
     r"|\b(?:and|or|so|because|since)\s+(?:i|i'm|i'd|i've|we|you|they|it's)\b"
     # "i dont need a cheerleader i need a coach", "Instead of drama I'd like calm"
-    r"|\b(?=i(?:'d| would)? (?:just |really )?(?:need|want|like|prefer)\b)",
+    r"|\b(?=i(?:'d| would)? (?:just |really )?(?:need|want|like|prefer)\b)"
+    # "I'd rather not revisit it and would like to focus on the present"
+    r"|\band\s+(?=(?:would |'d )?(?:like|love|prefer|rather|want|need) to\b)",
     re.I,
 )
 _WORD = re.compile(r"[A-Za-z']+")
@@ -127,6 +130,9 @@ _CLAUSE_START = frozenset(
 _LIST_ITEM_WORDS = 4
 # "Without X[,] I ..." is a condition: the writer needs X.
 _CONDITION = re.compile(r"\s*,?\s*\b(?:i|i'll|i'm|i'd|we|you)\b", re.I)
+_AFTER_WISH = re.compile(
+    r"\s*,?\s*(?:i|we)(?:'d| would)? (?:just |really )?(?:want|need|like|prefer|love)\b", re.I
+)
 # The wanting in "don't want to dig into my childhood" is the negation's, not the content's.
 _LEAD = re.compile(
     r"^(?:(?:really|just|even|ever|again|simply|do|does|want|need|like|wish|think|believe in"
@@ -382,8 +388,10 @@ def _sign(flips: int) -> int:
 
 
 def _is_condition(cue: str, before: str, scope: str, after: str) -> bool:
-    """True for a clause-initial "Without X" followed by what happens to the writer."""
-    if cue.lower() != "without" or before.strip():
+    """True for a clause-initial "Without X" followed by what happens to the writer
+    ("Without tools, I go round in circles"), not by a wish ("Without an agenda, I want
+    to say whatever comes to mind" refuses the agenda)."""
+    if cue.lower() != "without" or before.strip() or _AFTER_WISH.match(after):
         return False
     return bool(_CONDITION.search(scope) or _CONDITION.match(after))
 
