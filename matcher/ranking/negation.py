@@ -94,11 +94,16 @@ _COMPARISON = re.compile(
 )
 _RATHER_THAN = re.compile(r"\brather (?=than\b)", re.I)
 # Inside a refused scope, what the refused thing lacks, replaces or makes an exception of
-# is wanted ("I hate it when therapists jump to solutions instead of listening"):
+# is wanted ("I hate it when therapists jump to solutions instead of listening", "sick of
+# therapists who only validate and never challenge me"):
 # "I hate sessions with no direction" and "can't stand validation without advice" ask for
 # direction and advice, "I won't get better unless we look at my family" for the family;
 # "I won't ask about your childhood unless you insist" still refuses the childhood.
-_LACKING = re.compile(r"\s\b(?:without|unless|with (?:no|zero)|instead of|rather than)\s", re.I)
+_LACKING = re.compile(
+    r"\s\b(?:without|unless|with (?:no|zero)|instead of|rather than"
+    r"|(?:and|but) (?:never|not|don'?t|doesn'?t|won'?t|can'?t))\s",
+    re.I,
+)
 # A governing negation in a relative clause ("a therapist who refuses to ...").
 _RELATIVE = re.compile(rf"\b(?:who|that|which)(?:'s| is| are)?\s+{_CUES}\b", re.I)
 # A second negation that governs the scope ("therapists who never ask", "a therapist who
@@ -123,7 +128,8 @@ _CLAUSE_START = frozenset(
         "i i'm i'd i've i'll we you it it's that this they he she my but and so because though"
         " although just please honestly thanks thank which who"
         # an imperative after a comma: "don't tell me the topic, let me pick"
-        " let let's lets keep give tell help make instead maybe rather more"
+        " let let's lets keep give tell help make instead maybe rather more simply only mostly"
+        " ideally preferably that's"
         " we'll we're we've we'd you'll you're you've they're there's it'll"
     )
 )
@@ -154,6 +160,7 @@ _FILLER = frozenset(
         quite really right so something sure thank thanks that that's the there thing things
         this thx time to tried ty want wanted was way were what will work works would you
         been doing help helps paying here offer offers offering provide style approach vibe cup with
+        use good point
         tea
         """
     )
@@ -161,13 +168,14 @@ _FILLER = frozenset(
 
 # Cues that are verbs: after one, only a pronoun refuses what came before ("I hate it").
 _VERB_CUE = re.compile(r"avoid|hate|stop|refus", re.I)
+_PERSONAL = re.compile(r"(?:i|i'm|i'd|i've|i'll|we|we're|you|they|he|she|it)\b", re.I)
 _PERSONS = frozenset(_WORD.findall("me you him her them us"))
 _PRONOUNS = frozenset(_WORD.findall("it that this them those these all of"))
 # A therapist the writer had before: what they did, the writer refuses ("My last therapist
 # kept asking about my childhood and nothing got better"); what they never did, the
 # writer wants.
 _PAST_THERAPIST = re.compile(
-    r"\b(?:my|our|the) (?:very )?(?:last|previous|old|former|ex-?|past|prior|other)"
+    r"\b(?:(?:my|our|the) )?(?:very )?(?:last|previous|old|former|ex-?|past|prior|other)"
     r" (?:therapists?|counsell?ors?|psychologists?|psychiatrists?|shrinks?|one)\b"
     r"|\bi (?:once |previously |already |used to )?(?:had|saw|see) (?:a|an|this|one)"
     r" (?:therapist|counsell?or|psychologist)\b",
@@ -182,6 +190,12 @@ _PRAISE = re.compile(
 _PRAISE_NEGATION_REACH = 12  # characters before a word of praise that can negate it
 # Quoted words, read as one phrase: "a therapist who asks 'so, where to start?'".
 _QUOTED = re.compile(r"(?<!\w)(?:['\"\u201c])[^'\"\u201c\u201d]{2,80}?[\"'\u201d](?!\w)")
+# A complaint's closing verdict, which refuses what it follows as the complaint already does.
+_VERDICT = re.compile(
+    r",?\s*(?:\b(?:and|but|so)\s+)?\b(?:it|that|this|which|nothing)\b[^,;.]*?"
+    r"(?:n'?t|\bnot|\bnothing|\bno|\bnever|\bnowhere)\b[^,;.]*$",
+    re.I,
+)
 # Where the complaint ends: a new clause ("... \u2014 never again") ...
 _CLAUSE_BREAK = re.compile(r"[;:\u2014\u2013]|\s-\s")
 # ... or the writer's own wish.
@@ -192,7 +206,7 @@ _WISH = re.compile(
 )
 
 # Words between a refused subject and its negation ("Gentle and calm is not ...").
-_COPULA = frozenset(_WORD.findall("is are was were be 's that this it just really simply so"))
+_COPULA = frozenset(_WORD.findall("is are was were be 's that this it just really simply so of"))
 
 
 def _is_filler(text: str) -> bool:
@@ -233,6 +247,7 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
     if complaint is not None:  # what a past therapist did is what the writer refuses
         start, end = complaint
         before, told, after = clean[:start], clean[start:end], clean[end:]
+        told = _VERDICT.sub("", told)  # "... and it did nothing": the complaint says so
         views = [(text, -sign) for text, sign in _views(told)]
         views += [view for part in (before, after) if _WORD.search(part) for view in _views(part)]
     elif _CUE.search(clean) or conceded:
@@ -341,11 +356,14 @@ def _refused_subject(clause: str) -> str:
     for cue in _CUE.finditer(clause):
         if cue.start() and _is_filler(clause[cue.start() :]):
             subject = _strip_filler_tail(clause[: cue.start()])
-            if _is_filler(subject) or "," in subject:
+            if _is_filler(subject) or "," in clause[: cue.start()] or not _CUE.search(subject):
                 return ""
-            # "Avoiding feelings isn't how I work"; not an echo ("no homework, not now")
-            refusing = _CUE.match(subject) and re.fullmatch(_NOT, cue.group(), re.I)
-            return subject if _RELATIVE.search(subject) or refusing else ""
+            # "Chats without an agenda are of no use to me", "Avoiding feelings isn't how I
+            # work"; not a clause of the writer's ("I don't want homework it won't help")
+            # or an echo ("no homework, not now")
+            if _RELATIVE.search(subject) or not _PERSONAL.match(subject):
+                return subject
+            return ""
     return ""
 
 

@@ -155,6 +155,28 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         ("Nobody is pushed to cry here.", [("is pushed to cry here", -1)]),
         ("I rarely push.", [("push", -1)]),
         ("Challenge is rare with me.", [("Challenge", -1)]),
+        (
+            "Sick of therapists who only validate and never challenge me.",
+            [("therapists who only validate", -1), ("challenge me", 1)],
+        ),
+        (
+            "I hate it when therapists jump to solutions instead of listening.",
+            [("it when therapists jump to solutions", -1), ("listening", 1)],
+        ),
+        (
+            "Free-flowing chats without an agenda are of no use to me.",
+            [("an agenda", 1), ("Free-flowing chats", -1)],
+        ),
+        (
+            "Without an agenda, I want to say whatever comes to mind.",
+            [("an agenda", -1), ("I want to say whatever comes to mind", 1)],
+        ),
+        # a complaint's verdict repeats it
+        (
+            "last therapist let me ramble with zero structure and it did nothing",
+            [("last therapist let me ramble with zero structure", -1)],
+        ),
+        ("no deep dives pls, not right now", [("deep dives pls", -1)]),
     ],
 )
 def test_negation_views(sentence, views):
