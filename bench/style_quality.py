@@ -45,6 +45,7 @@ HELDOUT_SETS = (
     "style_sentences_4.toml",
     "style_sentences_5.toml",
     "style_sentences_6.toml",
+    "style_sentences_7.toml",
 )
 #: The old method's constants (matcher/ranking/style.py before the supervised reader).
 ANCHOR_GAIN = 12.0
