@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -38,14 +39,13 @@ HELDOUT_DIR = Path(__file__).resolve().parents[1] / "tests/data/heldout"
 #: The held-out sets, each written by someone who saw neither the training sentences nor
 #: the other sets (docs/style-reading.md): each was read once when it was new, after
 #: every choice of that round; only the newest is untouched.
-HELDOUT_SETS = (
-    "style_sentences.toml",
-    "style_sentences_2.toml",
-    "style_sentences_3.toml",
-    "style_sentences_4.toml",
-    "style_sentences_5.toml",
-    "style_sentences_6.toml",
-    "style_sentences_7.toml",
+HELDOUT_SETS = tuple(
+    path.name
+    for path in sorted(
+        HELDOUT_DIR.glob("style_sentences*.toml"),
+        # in the order written: style_sentences, style_sentences_2, ..., style_sentences_10
+        key=lambda path: int(re.sub(r"\D", "", path.stem) or 1),
+    )
 )
 #: The old method's constants (matcher/ranking/style.py before the supervised reader).
 ANCHOR_GAIN = 12.0

@@ -65,6 +65,9 @@ _CUES = (
     r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
     r"|refus(?:e|es|ed|ing)(?: to)?|spare me|hard pass|i'?ll pass|nope|nah"
     r"|steer(?:s|ing|ed)? clear of|allergic to|pass(?=[\s.!]*$)"
+    # "I'm over X", "I've had it with X", "what's the point of X", "why would I want X?"
+    r"|i'?m (?:so |totally |completely )?over(?! \d)|had it with|what'?s the point (?:of|in)"
+    r"|why (?:would|should|do) (?:i|anyone|you) (?:want|need|pay|bother)(?: to)?"
     r"|rare|rarely|seldom|hardly|nobody|no one"
     r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")"
 )
@@ -84,10 +87,11 @@ _INNER = re.compile(
     r"|afraid)\b",
     re.I,
 )
-# "more A than B" refuses B as "A rather than B" does; "more than ready" and "more
-# comfortable than most" compare nothing.
+# "more A than B" refuses B as "A rather than B" does, as does "about A more than about B";
+# "more than ready" and "more comfortable than most" compare nothing.
 _COMPARISON = re.compile(
-    r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w)\s+than\b"
+    r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w|more(?= than (?:about|on|in|with)\b))"
+    r"\s+than\b"
     r"(?!\s+(?:most|usual|before|ever|anyone|anybody|others|average|expected"
     r"|i (?:expected|thought)))",
     re.I,
@@ -101,7 +105,7 @@ _RATHER_THAN = re.compile(r"\brather (?=than\b)", re.I)
 # "I won't ask about your childhood unless you insist" still refuses the childhood.
 _LACKING = re.compile(
     r"\s\b(?:without|unless|with (?:no|zero)|instead of|rather than"
-    r"|(?:and|but) (?:never|not|don'?t|doesn'?t|won'?t|can'?t))\s",
+    r"|(?:and|but) (?:no|never|not|don'?t|doesn'?t|won'?t|can'?t))\s",
     re.I,
 )
 # A governing negation in a relative clause ("a therapist who refuses to ...").

@@ -12,13 +12,7 @@ from matcher.vocab import CONCERN_TAGS, STYLE_AXES
 
 HELDOUT = Path(__file__).parents[1] / "data" / "heldout"
 #: Held-out style sets, each written apart from the training set and from the others.
-HELDOUT_STYLE = (
-    "style_sentences.toml",
-    "style_sentences_2.toml",
-    "style_sentences_3.toml",
-    "style_sentences_4.toml",
-    "style_sentences_5.toml",
-)
+HELDOUT_STYLE = tuple(sorted(path.name for path in HELDOUT.glob("style_sentences*.toml")))
 KINDS = {"plain", "negated", "hedged", "neutral", "mixed"}
 
 
