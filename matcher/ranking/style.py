@@ -8,7 +8,9 @@ sentences of ``data/style_sentences.toml``, once per process and embedding
 model, the first time a text is read. A sentence's value on an axis is
 ``3 * (P(+1) - P(-1))`` and its confidence ``1 - P(0)``; a text's value is the
 confidence-weighted mean of its sentences' values, so the sentences that speak
-to an axis dominate and a text where none does stays near 0.
+to an axis dominate and a text where none does stays near 0. Each view's probabilities
+are blended with those of its nearest labelled training views (a softmax over cosine
+similarity), which keeps the local detail a linear boundary smooths over.
 
 Sentence embeddings barely register negation ("please, no homework" lies next
 to "homework"), so a negation-scope rule runs first: a sentence with a
@@ -39,6 +41,16 @@ from .negation import negation_views, split_sentences
 READER_C = 3.0
 #: The classes of each axis' probability columns, in this order.
 CLASSES = (-1, 0, 1)
+#: A view's probabilities are the logistic regressions' blended with its labelled
+#: neighbours': a softmax over the training views' cosine similarities at this
+#: temperature, weighted by this share. The neighbours keep what a linear boundary
+#: smooths over ("someone reliable" lies among neutral qualities). Chosen on the same
+#: cross-validation as ``READER_C``: +0.9 points sign, +1.4 negated; temperatures
+#: 0.04-0.08 and shares 0.3-0.5 are within 0.5 points (docs/style-reading.md).
+NEIGHBOUR_TEMPERATURE = 0.06
+NEIGHBOUR_WEIGHT = 0.4
+#: Views compared with the training views at once: bounds the similarity matrix.
+NEIGHBOUR_CHUNK = 512
 
 
 def training_views(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.ndarray]:
@@ -69,13 +81,18 @@ def training_views(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.
 
 @dataclass(frozen=True)
 class StyleReader:
-    """Per-axis three-class logistic regressions, kept as arrays.
+    """Per-axis three-class logistic regressions and the labelled views they were fitted
+    on, kept as arrays.
 
     ``coef`` is (4, 3, d) and ``intercept`` (4, 3); class columns follow ``CLASSES``.
+    ``neighbours`` (m, d) float32 are the training views' unit embeddings and
+    ``neighbour_classes`` (m, 12) float32 their labels one-hot, axis-major.
     """
 
     coef: np.ndarray
     intercept: np.ndarray
+    neighbours: np.ndarray
+    neighbour_classes: np.ndarray
 
     @classmethod
     def fit(cls, embeddings: np.ndarray, labels: np.ndarray, c: float = READER_C) -> StyleReader:
@@ -97,15 +114,40 @@ class StyleReader:
             order = [list(model.classes_).index(k) for k in CLASSES]
             coef.append(model.coef_[order])
             intercept.append(model.intercept_[order])
-        return cls(np.stack(coef), np.stack(intercept))
+        one_hot = (labels[:, :, None] == np.array(CLASSES)).reshape(len(labels), -1)
+        return cls(
+            np.stack(coef),
+            np.stack(intercept),
+            np.asarray(embeddings, dtype=np.float32),
+            one_hot.astype(np.float32),
+        )
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        """(m, 4, 3) float64 class probabilities of each row of ``embeddings`` (m, d)."""
-        logits = np.einsum("md,akd->mak", np.asarray(embeddings, dtype=np.float64), self.coef)
+        """(m, 4, 3) float64 class probabilities of each row of ``embeddings`` (m, d), unit
+        rows: the logistic regressions' blended with the neighbours' (``NEIGHBOUR_WEIGHT``)."""
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        logits = np.einsum("md,akd->mak", embeddings.astype(np.float64), self.coef)
         logits += self.intercept
         logits -= logits.max(axis=2, keepdims=True)
         weights = np.exp(logits)
-        return weights / weights.sum(axis=2, keepdims=True)
+        linear = weights / weights.sum(axis=2, keepdims=True)
+        return (1 - NEIGHBOUR_WEIGHT) * linear + NEIGHBOUR_WEIGHT * self._neighbour_shares(
+            embeddings
+        )
+
+    def _neighbour_shares(self, embeddings: np.ndarray) -> np.ndarray:
+        """(m, 4, 3): each class's share among the training views, weighted by a softmax of
+        their cosine similarity to the row (continuous, so that nearly equal embeddings
+        read nearly alike)."""
+        shares = np.empty((len(embeddings), self.neighbour_classes.shape[1]))
+        for start in range(0, len(embeddings), NEIGHBOUR_CHUNK):
+            rows = slice(start, start + NEIGHBOUR_CHUNK)
+            similarity = embeddings[rows] @ self.neighbours.T
+            weights = np.exp(
+                (similarity - similarity.max(axis=1, keepdims=True)) / NEIGHBOUR_TEMPERATURE
+            )
+            shares[rows] = (weights @ self.neighbour_classes) / weights.sum(axis=1, keepdims=True)
+        return shares.reshape(len(embeddings), len(STYLE_AXES), len(CLASSES))
 
 
 def fit_reader(embedder: Embedder, c: float = READER_C) -> StyleReader:

@@ -12,6 +12,7 @@ import pytest
 from matcher import cli
 from matcher.clinic import demo_therapist, not_on_track, placements_of, waiting_queue
 from matcher.clinic.store import Store
+from matcher.learning.registry import MODEL_DIR_ENV
 
 
 @pytest.fixture
@@ -21,10 +22,13 @@ def database_url(any_database_url):
 
 
 @pytest.fixture(autouse=True)
-def fake_model(monkeypatch, fake_embedder):
-    """The CLI builds the real embedder; swap in the fake for speed."""
+def fake_model(monkeypatch, fake_embedder, tmp_path):
+    """The CLI builds the real embedder; swap in the fake for speed. Its default model
+    registry is an empty folder, not the checkout's ./models (a developer's trained
+    models must not change what these tests see)."""
     monkeypatch.setattr(cli, "SentenceTransformerEmbedder", lambda: fake_embedder)
     monkeypatch.setattr("matcher.api.SentenceTransformerEmbedder", lambda: fake_embedder)
+    monkeypatch.setenv(MODEL_DIR_ENV, str(tmp_path / "default-models"))
 
 
 def test_import_folder_then_counts(fixtures_dir, database_url, capsys):
