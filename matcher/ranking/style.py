@@ -85,8 +85,8 @@ class StyleReader:
     on, kept as arrays.
 
     ``coef`` is (4, 3, d) and ``intercept`` (4, 3); class columns follow ``CLASSES``.
-    ``neighbours`` (m, d) float32 are the training views' unit embeddings and
-    ``neighbour_classes`` (m, 12) float32 their labels one-hot, axis-major.
+    ``neighbours`` (m, d) are the training views' unit embeddings and
+    ``neighbour_classes`` (m, 12) their labels one-hot, axis-major (float64).
     """
 
     coef: np.ndarray
@@ -118,15 +118,16 @@ class StyleReader:
         return cls(
             np.stack(coef),
             np.stack(intercept),
-            np.asarray(embeddings, dtype=np.float32),
-            one_hot.astype(np.float32),
+            np.asarray(embeddings, dtype=np.float64),
+            one_hot.astype(np.float64),
         )
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         """(m, 4, 3) float64 class probabilities of each row of ``embeddings`` (m, d), unit
         rows: the logistic regressions' blended with the neighbours' (``NEIGHBOUR_WEIGHT``)."""
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        logits = np.einsum("md,akd->mak", embeddings.astype(np.float64), self.coef)
+        # float64 throughout: a row reads the same in any batch (chunked roster builds)
+        embeddings = np.asarray(embeddings, dtype=np.float64)
+        logits = np.einsum("md,akd->mak", embeddings, self.coef)
         logits += self.intercept
         logits -= logits.max(axis=2, keepdims=True)
         weights = np.exp(logits)
