@@ -50,7 +50,7 @@ _HEDGE = re.compile(
     r"|(?:do|did|would|does)n'?t mind"  # "I don't mind homework" asks for it
     # acceptance: "no objection to a therapist running the show" asks for it
     r"|no (?:objections?|problem|issue|issues) (?:to|with)|not (?:against|opposed to|averse to)"
-    r"|why not|nothing less|no less|more or less)",
+    r"|why not|nothing less|no less|more or less|more often than not)",
     re.I,
 )
 # A concession, conceded and dropped: "It's not that I don't like kindness, but I need ...".
@@ -68,6 +68,13 @@ _CUES = (
     # "I'm over X", "I've had it with X", "what's the point of X", "why would I want X?"
     r"|i'?m (?:so |totally |completely )?over(?! \d)|had it with|what'?s the point (?:of|in)"
     r"|why (?:would|should|do) (?:i|anyone|you) (?:want|need|pay|bother)(?: to)?"
+    # "What put me off was X", "Unlike X, I ...", "Clients who want X might prefer someone
+    # else" (the refused thing comes first)
+    r"|(?:what )?(?:really )?(?:put|puts|turned|turns) me off(?: before| last time)?"
+    r"(?: (?:was|is|were))?|put off by|unlike"
+    r"|(?:might|may|would|will) (?:prefer|want|be better (?:off|suited) with) (?:someone|somebody"
+    r"|a therapist|another therapist|a different therapist) else"
+    r"|(?:might|may|should) (?:look|go) elsewhere"
     r"|rare|rarely|seldom|hardly|nobody|no one"
     r"|avoid(?:s|ed|ing)?|hate|stop|never|neither|nor|no|not|cannot|nothing|" + _NOT + r")"
 )
@@ -92,7 +99,7 @@ _INNER = re.compile(
 _COMPARISON = re.compile(
     r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w|more(?= than (?:about|on|in|with)\b))"
     r"\s+than\b"
-    r"(?!\s+(?:most|usual|before|ever|anyone|anybody|others|average|expected"
+    r"(?!\s+(?:not|most|usual|before|ever|anyone|anybody|others|average|expected"
     r"|i (?:expected|thought)))",
     re.I,
 )
@@ -164,7 +171,7 @@ _FILLER = frozenset(
         quite really right so something sure thank thanks that that's the there thing things
         this thx time to tried ty want wanted was way were what will work works would you
         been doing help helps paying here offer offers offering provide style approach vibe cup with
-        use good point
+        use good point cut fit
         tea
         """
     )
@@ -182,7 +189,8 @@ _PAST_THERAPIST = re.compile(
     r"\b(?:(?:my|our|the) )?(?:very )?(?:last|previous|old|former|ex-?|past|prior|other)"
     r" (?:therapists?|counsell?ors?|psychologists?|psychiatrists?|shrinks?|one)\b"
     r"|\bi (?:once |previously |already |used to )?(?:had|saw|see) (?:a|an|this|one)"
-    r" (?:therapist|counsell?or|psychologist)\b",
+    r" (?:therapist|counsell?or|psychologist)\b"
+    r"|^(?:the )?last time\b",
     re.I,
 )
 # ... unless the writer praises them ("My last therapist gave me homework, it helped").

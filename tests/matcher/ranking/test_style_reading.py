@@ -177,6 +177,21 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
             [("last therapist let me ramble with zero structure", -1)],
         ),
         ("no deep dives pls, not right now", [("deep dives pls", -1)]),
+        # what put the writer off, and who "might prefer someone else", are refused
+        (
+            "What put me off was months on my early years.",
+            [("months on my early years", -1)],
+        ),
+        (
+            "Clients who want homework might prefer someone else.",
+            [("Clients who want homework", -1)],
+        ),
+        (
+            "Unlike present-focused approaches, my work looks back.",
+            [("present-focused approaches", -1), ("my work looks back", 1)],
+        ),
+        ("Staying in the here and now won't cut it for me.", [("Staying in the here and now", -1)]),
+        ("I take the lead more often than not.", None),
     ],
 )
 def test_negation_views(sentence, views):
