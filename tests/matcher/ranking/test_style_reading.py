@@ -409,23 +409,26 @@ def test_a_vague_quality_leans_but_is_too_unsure_to_steer_a_ranking(real_inferre
 @pytest.mark.parametrize(
     ("heldout", "sign", "negated"),
     [
-        ("style_sentences.toml", 0.965, 0.958),
-        ("style_sentences_2.toml", 0.978, 0.979),
-        ("style_sentences_3.toml", 0.957, 0.916),
+        ("style_sentences.toml", 0.975, 0.958),
+        ("style_sentences_2.toml", 0.974, 0.979),
+        ("style_sentences_3.toml", 0.961, 0.937),
         ("style_sentences_4.toml", 0.982, 0.989),
-        ("style_sentences_5.toml", 0.972, 0.977),
-        ("style_sentences_6.toml", 0.982, 0.978),
-        ("style_sentences_7.toml", 0.934, 0.909),
-        ("style_sentences_8.toml", 0.967, 0.931),
-        ("style_sentences_9.toml", 0.936, 0.871),
+        ("style_sentences_5.toml", 0.977, 0.989),
+        ("style_sentences_6.toml", 0.968, 0.978),
+        ("style_sentences_7.toml", 0.939, 0.909),
+        ("style_sentences_8.toml", 0.962, 0.931),
+        ("style_sentences_9.toml", 0.941, 0.882),
+        ("style_sentences_10.toml", 0.944, 0.919),
+        ("style_sentences_11.toml", 0.914, 0.92),
+        ("style_sentences_12.toml", 0.885, 0.774),
+        ("style_sentences_13.toml", 0.944, 0.919),
     ],
 )
 def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
-    """Sentences written apart from the training set; sets 1-7 were read before later
-    rounds' choices, 8 and 9 only by the reader as shipped, where the pooled targets
-    (sign 0.95, negated 0.90) are met (docs/style-reading.md). The measured figures
-    are the parameters; asserted: each less 0.02, and the neutral targets (mean
-    |value| <= 0.5, <= 10% beyond ±1)."""
+    """Sentences written apart from the training set, each read once when new and only
+    reported after (docs/style-reading.md). The targets (sign 0.95, negated 0.90) are
+    missed on fresh writers; the measured figures are the parameters. Asserted: each
+    less 0.02, and the neutral targets (mean |value| <= 0.5, <= 10% beyond ±1)."""
     from bench.style_quality import heldout_records, quality
 
     records = heldout_records(heldout)
