@@ -105,11 +105,11 @@ _COMPARISON = re.compile(
 )
 _RATHER_THAN = re.compile(r"\brather (?=than\b)", re.I)
 # Inside a refused scope, what the refused thing lacks, replaces or makes an exception of
-# is wanted ("I hate it when therapists jump to solutions instead of listening", "sick of
-# therapists who only validate and never challenge me"):
-# "I hate sessions with no direction" and "can't stand validation without advice" ask for
-# direction and advice, "I won't get better unless we look at my family" for the family;
-# "I won't ask about your childhood unless you insist" still refuses the childhood.
+# is wanted: "I hate sessions with no direction", "can't stand validation without advice",
+# "therapists who jump to solutions instead of listening", "who only validate and never
+# challenge me", "I won't get better unless we look at my family" ask for the direction,
+# advice, listening, challenge and family ("I won't ask about your childhood unless you
+# insist" still refuses the childhood).
 _LACKING = re.compile(
     r"\s\b(?:without|unless|with (?:no|zero)|instead of|rather than"
     r"|(?:and|but) (?:no|never|not|don'?t|doesn'?t|won'?t|can'?t))\s",
@@ -170,9 +170,8 @@ _FILLER = frozenset(
         needed never no not now of ok okay one option or pass personally please process part
         quite really right so something sure thank thanks that that's the there thing things
         this thx time to tried ty want wanted was way were what will work works would you
-        been doing help helps paying here offer offers offering provide style approach vibe cup with
-        use good point cut fit
-        tea
+        been doing help helps paying here offer offers offering provide style approach vibe
+        cup tea with use good point cut fit
         """
     )
 )
