@@ -45,7 +45,7 @@ CLASSES = (-1, 0, 1)
 #: neighbours': a softmax over the training views' cosine similarities at this
 #: temperature, weighted by this share. The neighbours keep what a linear boundary
 #: smooths over ("someone reliable" lies among neutral qualities). Chosen on the same
-#: cross-validation as ``READER_C``: +0.9 points sign, +1.4 negated; temperatures
+#: cross-validation as ``READER_C``: +0.9 points sign, +1.7 negated; temperatures
 #: 0.04-0.08 and shares 0.3-0.5 are within 0.5 points (docs/style-reading.md).
 NEIGHBOUR_TEMPERATURE = 0.06
 NEIGHBOUR_WEIGHT = 0.4
