@@ -103,6 +103,7 @@ _COMPARISON = re.compile(
     r"|i (?:expected|thought)))",
     re.I,
 )
+_RATHER = re.compile(r"\brather\b", re.I)
 _RATHER_THAN = re.compile(r"\brather (?=than\b)", re.I)
 # Inside a refused scope, what the refused thing lacks, replaces or makes an exception of
 # is wanted: "I hate sessions with no direction", "can't stand validation without advice",
@@ -253,7 +254,7 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
     clean = _HEDGE.sub(" ", re.sub(r"\s+", " ", sentence.replace("\u2019", "'")))
     clean, conceded = _CONCESSION.subn("", clean)  # "It's not that I don't mind X, but ..."
     clean = _QUOTED.sub(_unpunctuated, clean)  # "asks 'so, where to start?'" is one phrase
-    clean = _COMPARISON.sub(r"\1 rather than", clean)  # "more support than challenge"
+    clean, compared = _COMPARISON.subn(r"\1 rather than", clean)  # "more support than challenge"
     complaint = _complaint(clean)
     if complaint is not None:  # what a past therapist did is what the writer refuses
         start, end = complaint
@@ -265,7 +266,7 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
         views = _views(clean)
     else:
         return [(sentence, 1)]
-    if not re.search(r"\brather\b", sentence, re.I):  # a comparison's "rather" is the rule's
+    if compared and not _RATHER.search(sentence):  # a comparison's "rather" is the rule's
         views = [(_RATHER_THAN.sub("", text), sign) for text, sign in views]
     return views or [(sentence, 1)]
 

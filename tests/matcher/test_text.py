@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.style_quality import HELDOUT_SETS
 from matcher.text import load_toml, style_axes
 from matcher.vocab import CONCERN_TAGS, STYLE_AXES
 
 HELDOUT = Path(__file__).parents[1] / "data" / "heldout"
 #: Held-out style sets, each written apart from the training set and from the others.
-HELDOUT_STYLE = tuple(sorted(path.name for path in HELDOUT.glob("style_sentences*.toml")))
+HELDOUT_STYLE = HELDOUT_SETS
 KINDS = {"plain", "negated", "hedged", "neutral", "mixed"}
 
 
