@@ -176,11 +176,11 @@ def cross_validate(embedder: Embedder, grid: Sequence[float] = CV_GRID) -> list[
             values = np.zeros((len(records), len(STYLE_AXES)))
             for train, test in folds.split(np.zeros(len(records)), strata, groups):
                 texts, labels = training_views([records[i] for i in train])
-                reader = StyleReader.fit(embedder.encode(texts), labels, c)
+                reader = StyleReader.fit(texts, embedder.encode(texts), labels, c)
                 inferrer = StyleInferrer(embedder, c, reader=reader)
                 values[test] = inferrer.infer_texts([records[i]["text"] for i in test])
                 test_texts, test_labels = training_views([records[i] for i in test])
-                p = reader.probabilities(embedder.encode(test_texts))
+                p = reader.probabilities(embedder.encode(test_texts), test_texts)
                 index = np.searchsorted(CLASSES, test_labels)  # (m, 4) class columns
                 chosen = np.take_along_axis(p, index[:, :, None], axis=2)[:, :, 0]
                 losses.append(float(-np.log(np.maximum(chosen, 1e-12)).mean()))
@@ -188,7 +188,7 @@ def cross_validate(embedder: Embedder, grid: Sequence[float] = CV_GRID) -> list[
         row = {"c": c, "log_loss": float(np.mean(losses))}
         row.update({key: float(np.mean([s[key] for s in scores])) for key in scores[0]})
         texts, labels = training_views(records)
-        reader = StyleReader.fit(embedder.encode(texts), labels, c)
+        reader = StyleReader.fit(texts, embedder.encode(texts), labels, c)
         values = StyleInferrer(embedder, c, reader=reader).infer_texts(
             [r["text"] for r in development]
         )

@@ -106,9 +106,15 @@ def encode_clients(
         texts += own
     position: dict[str, int] = {}
     distinct = np.array([position.setdefault(text, len(position)) for text in texts], dtype=int)
-    vectors = embedder.encode(list(position))
+    distinct_texts = list(position)
+    vectors = embedder.encode(distinct_texts)
     inferred, confidence = styles.read_views(
-        vectors, distinct[view_at], np.array(view_sign), np.array(view_owner), len(records)
+        vectors,
+        distinct_texts,
+        distinct[view_at],
+        np.array(view_sign),
+        np.array(view_owner),
+        len(records),
     )
     story_rows = distinct[starts]
     inferred_tags = (

@@ -10,7 +10,9 @@ model, the first time a text is read. A sentence's value on an axis is
 confidence-weighted mean of its sentences' values, so the sentences that speak
 to an axis dominate and a text where none does stays near 0. Each view's probabilities
 are blended with those of its nearest labelled training views (a softmax over cosine
-similarity), which keeps the local detail a linear boundary smooths over.
+similarity), which keeps the local detail a linear boundary smooths over, and with
+those of a reader of its words (:mod:`.wording`), which keeps the keywords and
+spellings an embedding blurs.
 
 Sentence embeddings barely register negation ("please, no homework" lies next
 to "homework"), so a negation-scope rule runs first: a sentence with a
@@ -26,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from ..text import load_toml
 from ..vocab import STYLE_AXES, STYLE_MAX, STYLE_MIN
 from .embed import Embedder
 from .negation import negation_views, split_sentences
+from .wording import WordingReader
 
 #: Inverse L2 strength of each axis' logistic regression: the value with the best
 #: 5-fold cross-validated log-loss on the training sentences (``python -m
@@ -49,6 +52,11 @@ CLASSES = (-1, 0, 1)
 #: 0.04-0.08 and shares 0.3-0.5 are within 0.5 points (docs/style-reading.md).
 NEIGHBOUR_TEMPERATURE = 0.06
 NEIGHBOUR_WEIGHT = 0.4
+#: The embedding readers' probabilities (logistic and neighbours) are in turn blended
+#: with the word reader's (:class:`.wording.WordingReader`) at this share. Chosen on the
+#: same cross-validation: 0.2-0.6 all beat none, 0.4 best (+1.9 points sign, +1.5
+#: negated; docs/style-reading.md).
+WORDING_WEIGHT = 0.4
 #: Views compared with the training views at once: bounds the similarity matrix.
 NEIGHBOUR_CHUNK = 512
 
@@ -81,8 +89,8 @@ def training_views(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.
 
 @dataclass(frozen=True)
 class StyleReader:
-    """Per-axis three-class logistic regressions and the labelled views they were fitted
-    on, kept as arrays.
+    """Per-axis three-class logistic regressions over the embeddings, the labelled views
+    they were fitted on (kept as arrays) and a reader of the views' words.
 
     ``coef`` is (4, 3, d) and ``intercept`` (4, 3); class columns follow ``CLASSES``.
     ``neighbours`` (m, d) are the training views' unit embeddings and
@@ -93,16 +101,20 @@ class StyleReader:
     intercept: np.ndarray
     neighbours: np.ndarray
     neighbour_classes: np.ndarray
+    wording: WordingReader
 
     @classmethod
-    def fit(cls, embeddings: np.ndarray, labels: np.ndarray, c: float = READER_C) -> StyleReader:
-        """Fit one classifier per axis.
+    def fit(
+        cls, texts: Sequence[str], embeddings: np.ndarray, labels: np.ndarray, c: float = READER_C
+    ) -> StyleReader:
+        """Fit one classifier per axis on the embeddings, and the word reader.
 
         Parameters
         ----------
-        embeddings : (m, d) float, one row per training view
+        texts : m str, the training views
+        embeddings : (m, d) float, their unit embeddings
         labels : (m, 4) int in {-1, 0, 1}; every axis needs all three classes
-        c : inverse regularisation strength
+        c : inverse regularisation strength of the embedding classifiers
         """
         from sklearn.linear_model import LogisticRegression  # only when a reader is fitted
 
@@ -120,11 +132,16 @@ class StyleReader:
             np.stack(intercept),
             np.asarray(embeddings, dtype=np.float64),
             one_hot.astype(np.float64),
+            WordingReader.fit(texts, labels, CLASSES),
         )
 
-    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        """(m, 4, 3) float64 class probabilities of each row of ``embeddings`` (m, d), unit
-        rows: the logistic regressions' blended with the neighbours' (``NEIGHBOUR_WEIGHT``)."""
+    def probabilities(self, embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """(m, 4, 3) float64 class probabilities of m views, from their ``texts`` and
+        ``embeddings`` (m, d), unit rows: the logistic regressions' blended with the
+        neighbours' (``NEIGHBOUR_WEIGHT``), and those with the word reader's
+        (``WORDING_WEIGHT``)."""
+        if len(texts) != len(embeddings):
+            raise ValueError(f"{len(texts)} texts for {len(embeddings)} embeddings")
         # float64 throughout: a row reads the same in any batch (chunked roster builds)
         embeddings = np.asarray(embeddings, dtype=np.float64)
         logits = np.einsum("md,akd->mak", embeddings, self.coef)
@@ -132,9 +149,10 @@ class StyleReader:
         logits -= logits.max(axis=2, keepdims=True)
         weights = np.exp(logits)
         linear = weights / weights.sum(axis=2, keepdims=True)
-        return (1 - NEIGHBOUR_WEIGHT) * linear + NEIGHBOUR_WEIGHT * self._neighbour_shares(
+        embedded = (1 - NEIGHBOUR_WEIGHT) * linear + NEIGHBOUR_WEIGHT * self._neighbour_shares(
             embeddings
         )
+        return (1 - WORDING_WEIGHT) * embedded + WORDING_WEIGHT * self.wording.probabilities(texts)
 
     def _neighbour_shares(self, embeddings: np.ndarray) -> np.ndarray:
         """(m, 4, 3): each class's share among the training views, weighted by a softmax of
@@ -154,7 +172,7 @@ class StyleReader:
 def fit_reader(embedder: Embedder, c: float = READER_C) -> StyleReader:
     """A reader fitted on ``data/style_sentences.toml``, its views encoded by ``embedder``."""
     texts, labels = training_views(load_toml("style_sentences")["sentence"])
-    return StyleReader.fit(embedder.encode(texts), labels, c)
+    return StyleReader.fit(texts, embedder.encode(texts), labels, c)
 
 
 #: Texts read per encode: bounds the memory of reading a large roster's approaches
@@ -196,128 +214,31 @@ class StyleInferrer:
                 _READERS[key] = fit_reader(self.embedder, self.c)
             return _READERS[key]
 
-    @overload
-    def infer_sentences(
-        self,
-        embeddings: np.ndarray,
-        owner: np.ndarray,
-        n: int,
-        rows: np.ndarray | None = ...,
-        *,
-        sentences: Sequence[str] | None = ...,
-        with_confidence: Literal[False] = ...,
-    ) -> np.ndarray: ...
-
-    @overload
-    def infer_sentences(
-        self,
-        embeddings: np.ndarray,
-        owner: np.ndarray,
-        n: int,
-        rows: np.ndarray | None = ...,
-        *,
-        sentences: Sequence[str] | None = ...,
-        with_confidence: Literal[True],
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def infer_sentences(
-        self,
-        embeddings: np.ndarray,
-        owner: np.ndarray,
-        n: int,
-        rows: np.ndarray | None = None,
-        *,
-        sentences: Sequence[str] | None = None,
-        with_confidence: bool = False,
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Styles of ``n`` texts from the embeddings of their sentences.
-
-        Parameters
-        ----------
-        embeddings : (k, d) float32, unit rows
-        owner : (m,) int in [0, n), which text each sentence belongs to
-        n : int, the number of texts
-        rows : (m,) int, optional
-            Sentence i's embedding is ``embeddings[rows[i]]`` (``embeddings`` then
-            holds distinct sentences); default ``embeddings[i]``.
-        sentences : m str, optional
-            The sentences' texts. Needed to read negation: a sentence with a
-            negation cue is read through its views (:func:`negation_views`), which
-            are encoded with this inferrer's embedder. Without them every sentence
-            is read whole, and refusals read like requests.
-        with_confidence : bool
-            Also return the confidences.
-
-        Returns
-        -------
-        values : (n, 4) float32 in [-3, 3], columns in ``STYLE_AXES`` order; 0 for a
-            text without sentences
-        confidence : (n, 4) float32 in [0, 1], only when ``with_confidence``; 0 for
-            a text without sentences
-        """
-        owner = np.asarray(owner, dtype=int)
-        if rows is not None:  # each distinct row is read once
-            rows = np.asarray(rows, dtype=int)
-            _, first, where = np.unique(rows, return_index=True, return_inverse=True)
-            vectors = embeddings[rows[first]]
-        elif sentences is not None:  # each distinct sentence is read once
-            first, where = _distinct(sentences)
-            vectors = embeddings[first]
-        else:
-            first = where = np.arange(len(owner))
-            vectors = embeddings[: len(owner)]
-        texts = None if sentences is None else [sentences[i] for i in first]
-        sums = self._read_distinct(vectors, texts)
-        shape = (n, len(STYLE_AXES))
-        weighted, totals, confidence = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-        np.add.at(weighted, owner, sums[0][where])
-        np.add.at(totals, owner, sums[1][where])
-        np.maximum.at(confidence, owner, sums[2][where])
-        values, confidence = _text_styles(weighted, totals, confidence)
-        return (values, confidence) if with_confidence else values
-
     def read_views(
-        self, embeddings: np.ndarray, rows: np.ndarray, signs: np.ndarray, owner: np.ndarray, n: int
+        self,
+        embeddings: np.ndarray,
+        texts: Sequence[str],
+        rows: np.ndarray,
+        signs: np.ndarray,
+        owner: np.ndarray,
+        n: int,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Styles of ``n`` texts, as :meth:`infer_sentences` with ``with_confidence``, from
-        the :func:`negation_views` of their sentences encoded by the caller (with its other
-        texts: one encode in all). View i is ``embeddings[rows[i]]`` (each distinct row
-        read once), wanted (``signs[i]`` +1) or refused (-1), of text ``owner[i]``.
+        """Styles and confidences of ``n`` texts, as :meth:`infer_texts_with_confidence`,
+        from the :func:`negation_views` of their sentences encoded by the caller (with its
+        other texts: one encode in all). ``embeddings`` (k, d) are the unit embeddings of
+        ``texts`` (k str). View i is ``texts[rows[i]]`` (each distinct row read once),
+        wanted (``signs[i]`` +1) or refused (-1), of text ``owner[i]``.
         """
         distinct, where = np.unique(np.asarray(rows, dtype=int), return_inverse=True)
-        p = self._probabilities(embeddings[distinct])[where]
+        p = self._probabilities(embeddings[distinct], [texts[i] for i in distinct])[where]
         sums = _view_sums(p, np.asarray(signs, dtype=float), np.asarray(owner, dtype=int), n)
         return _text_styles(*sums)
 
-    def _read_distinct(
-        self, vectors: np.ndarray, texts: list[str] | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per sentence: the sum over its views of confidence × value, the sum of
-        their confidences, and the largest one; each (k, 4) float64, so that a
-        text's sentences add up to the weighted mean over all its views."""
-        k = len(vectors)
-        view_vectors, signs, view_owner = vectors, np.ones(k), np.arange(k)
-        if texts is not None:
-            views = [negation_views(text) for text in texts]
-            negated = [i for i, v in enumerate(views) if v != [(texts[i], 1)]]
-            if negated:  # one extra encode, of the views of sentences with a negation
-                plain = np.setdiff1d(np.arange(k), negated)
-                extra = [(i, text, sign) for i in negated for text, sign in views[i]]
-                distinct = list(dict.fromkeys(text for _, text, _ in extra))
-                at = {text: j for j, text in enumerate(distinct)}
-                encoded = self.embedder.encode(distinct)
-                view_vectors = np.concatenate(
-                    [vectors[plain], encoded[[at[text] for _, text, _ in extra]]]
-                )
-                signs = np.concatenate([np.ones(len(plain)), [s for _, _, s in extra]])
-                view_owner = np.concatenate([plain, [i for i, _, _ in extra]]).astype(int)
-        return _view_sums(self._probabilities(view_vectors), signs, view_owner, k)
-
-    def _probabilities(self, vectors: np.ndarray) -> np.ndarray:
+    def _probabilities(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """The reader's class probabilities; no rows need no (fitted) reader."""
         if not len(vectors):
             return np.zeros((0, len(STYLE_AXES), len(CLASSES)))
-        return self.reader().probabilities(vectors)
+        return self.reader().probabilities(vectors, texts)
 
     def infer_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Styles of raw texts: (len(texts), 4) float32 in [-3, 3]; 0 for blank text."""
@@ -347,10 +268,12 @@ class StyleInferrer:
             for view, sign in negation_views(sentence)
         ]
         first, rows = _distinct([view for view, _, _ in views])
-        vectors = self.embedder.encode([views[i][0] for i in first])
+        distinct = [views[i][0] for i in first]
         signs = np.array([sign for _, sign, _ in views], dtype=float)
         owner = np.array([i for _, _, i in views], dtype=int)
-        return self.read_views(vectors, rows, signs, owner, len(texts))
+        return self.read_views(
+            self.embedder.encode(distinct), distinct, rows, signs, owner, len(texts)
+        )
 
 
 def _view_sums(

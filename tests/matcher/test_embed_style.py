@@ -152,22 +152,23 @@ HOPE_SENTENCES = [
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(HOPE_SENTENCES), min_size=0, max_size=5), st.integers(1, 3))
-def test_reading_views_encoded_by_the_caller_equals_reading_sentences(chosen, n):
+def test_reading_views_encoded_by_the_caller_equals_reading_texts(chosen, n):
     """``read_views`` (the ranking path: one encode with the client's other texts) reads
-    exactly what ``infer_sentences`` reads from the same sentences."""
+    exactly what ``infer_texts_with_confidence`` reads from the same texts."""
     embedder = FakeEmbedder()
     inferrer = StyleInferrer(embedder, reader=_reader(embedder))
-    owner = np.arange(len(chosen)) % n
-    expected = inferrer.infer_sentences(
-        embedder.encode(chosen), owner, n, sentences=chosen, with_confidence=True
-    )
+    texts = [" ".join(chosen[o::n]) for o in range(n)]
+    expected = inferrer.infer_texts_with_confidence(texts)
     views = [
         (view, sign, o)
-        for text, o in zip(chosen, owner, strict=True)
-        for view, sign in negation_views(text)
+        for o, text in enumerate(texts)
+        for sentence in split_sentences(text)
+        for view, sign in negation_views(sentence)
     ]
+    view_texts = [view for view, _, _ in views]
     got = inferrer.read_views(
-        embedder.encode([view for view, _, _ in views]),
+        embedder.encode(view_texts),
+        view_texts,
         np.arange(len(views)),
         np.array([sign for _, sign, _ in views]),
         np.array([o for _, _, o in views], dtype=int),
@@ -181,7 +182,7 @@ def _reader(embedder):
     """A reader fitted on a few labelled fake-embedded sentences (fast; no data file)."""
     texts = ["homework tools", "listen support", "childhood past", "today now", "lead plan", "tea"]
     labels = np.array([[(i + a) % 3 - 1 for a in range(len(STYLE_AXES))] for i in range(6)])
-    return StyleReader.fit(embedder.encode(texts), labels)
+    return StyleReader.fit(texts, embedder.encode(texts), labels)
 
 
 def test_database_cache_survives_a_new_process(fake_embedder, database_url):

@@ -275,24 +275,19 @@ def test_a_refused_scope_reads_as_the_opposite_of_the_scope(fake_embedder):
     np.testing.assert_allclose(confidence[1], confidence[0], atol=1e-6)
 
 
-def test_sentence_path_matches_text_path_and_reads_each_distinct_sentence_once(fake_embedder):
-    hopes = ["Please, no homework. I want structure.", "I want structure.", ""]
-    groups = [split_sentences(h) for h in hopes]
-    flat = [s for group in groups for s in group]
-    distinct = list(dict.fromkeys(flat))
-    rows = np.array([distinct.index(s) for s in flat])
-    owner = np.repeat(np.arange(len(hopes)), [len(g) for g in groups])
+def test_views_shared_by_rows_read_as_their_copies_would(fake_embedder):
+    """``read_views`` reads each distinct row once; texts sharing a view read alike."""
+    views = ["homework", "I want structure", "childhood"]
     inferrer = StyleInferrer(fake_embedder)
-    vectors = fake_embedder.encode(distinct)
-    values, confidence = inferrer.infer_sentences(
-        vectors, owner, len(hopes), rows=rows, sentences=flat, with_confidence=True
+    vectors = fake_embedder.encode(views)
+    rows, signs, owner = np.array([0, 1, 0, 2]), np.array([-1, 1, 1, 1]), np.array([0, 0, 1, 1])
+    shared = inferrer.read_views(vectors, views, rows, signs, owner, 3)
+    copies = inferrer.read_views(
+        vectors[rows], [views[i] for i in rows], np.arange(4), signs, owner, 3
     )
-    expected = inferrer.infer_texts_with_confidence(hopes)
-    np.testing.assert_allclose(values, expected[0], atol=1e-6)
-    np.testing.assert_allclose(confidence, expected[1], atol=1e-6)
-    # without texts or confidence: the old call still gives (n, 4) values
-    plain = inferrer.infer_sentences(vectors, owner, len(hopes), rows=rows)
-    assert plain.shape == (3, 4) and not plain[2].any()
+    for a, b in zip(shared, copies, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    assert not shared[0][2].any() and not shared[1][2].any()  # a text without views
 
 
 def test_the_reader_is_fitted_once_per_process_and_model(fake_embedder):
@@ -409,19 +404,19 @@ def test_a_vague_quality_leans_but_is_too_unsure_to_steer_a_ranking(real_inferre
 @pytest.mark.parametrize(
     ("heldout", "sign", "negated"),
     [
-        ("style_sentences.toml", 0.975, 0.958),
-        ("style_sentences_2.toml", 0.974, 0.979),
-        ("style_sentences_3.toml", 0.961, 0.937),
-        ("style_sentences_4.toml", 0.982, 0.989),
-        ("style_sentences_5.toml", 0.977, 0.989),
-        ("style_sentences_6.toml", 0.968, 0.978),
-        ("style_sentences_7.toml", 0.939, 0.909),
-        ("style_sentences_8.toml", 0.962, 0.931),
-        ("style_sentences_9.toml", 0.941, 0.882),
-        ("style_sentences_10.toml", 0.944, 0.919),
-        ("style_sentences_11.toml", 0.914, 0.92),
-        ("style_sentences_12.toml", 0.885, 0.774),
-        ("style_sentences_13.toml", 0.944, 0.919),
+        ("style_sentences.toml", 0.985, 0.972),
+        ("style_sentences_2.toml", 0.991, 0.989),
+        ("style_sentences_3.toml", 0.974, 0.958),
+        ("style_sentences_4.toml", 0.995, 0.989),
+        ("style_sentences_5.toml", 0.986, 0.977),
+        ("style_sentences_6.toml", 0.991, 0.989),
+        ("style_sentences_7.toml", 0.967, 0.932),
+        ("style_sentences_8.toml", 0.967, 0.943),
+        ("style_sentences_9.toml", 0.954, 0.894),
+        ("style_sentences_10.toml", 0.958, 0.919),
+        ("style_sentences_11.toml", 0.945, 0.92),
+        ("style_sentences_12.toml", 0.913, 0.833),
+        ("style_sentences_13.toml", 0.981, 0.953),
     ],
 )
 def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
