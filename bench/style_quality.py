@@ -60,7 +60,7 @@ PARAPHRASE_COSINE = 0.8
 Records = Sequence[Mapping[str, Any]]
 
 
-def heldout_records(name: str = HELDOUT_SETS[0]) -> list[dict[str, Any]]:
+def heldout_records(name: str) -> list[dict[str, Any]]:
     """The labelled sentences of one held-out set."""
     return tomllib.loads((HELDOUT_DIR / name).read_text())["sentence"]
 
@@ -209,7 +209,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
-def heldout_report(embedder: Embedder, heldout: str = HELDOUT_SETS[0]) -> str:
+def heldout_report(embedder: Embedder, heldout: str) -> str:
     """The comparison on one held-out set as Markdown."""
     records = heldout_records(heldout)
     texts = [r["text"] for r in records]

@@ -42,8 +42,11 @@ def split_sentences(text: str) -> list[str]:
 
 # Uncertainty that contains a negation word but does not negate what follows.
 _HEDGE = re.compile(
-    r"\b(?:(?:i'?m |i am )?not (?:entirely |completely |totally |really |too |so |quite )?"
+    r"\b(?:(?:i'?m |i am )?no[t]? (?:entirely |completely |totally |really |too |so |quite )?"
     r"(?:sure|certain)"
+    # a worry about failing at what is wanted: "homework, though I worry I won't do it"
+    r"|(?:i )?(?:worry|fear|(?:am|'m) (?:worried|afraid|scared))(?: that)?"
+    r" (?:i(?:'ll| will| might| may)? )?(?:won'?t|can'?t|might not|may not|will not)"
     r"|(?:i )?(?:do ?n[o']?t|don'?t) (?:really |quite |even )?know(?: (?:yet|really))?"
     r"(?= *[,.?!;]|$| what| if| whether)"
     r"|not that i know"
@@ -57,11 +60,17 @@ _HEDGE = re.compile(
 _CONCESSION = re.compile(
     r"\b(?:it'?s |it is )?not that (?:i|we) (?:do|did|would)n'?t [^,;]*[,;]\s*(?:but\s+)?", re.I
 )
-_NOT = r"(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
+_NOT = (
+    r"(?:(?:do|does|did|wo|ca|is|are|was|were|would|should|could|must|have|has|had|ai)n'?t"
+    # Scots: "dinnae", "cannae", "wouldnae"
+    r"|(?:din|did|can|could|would|should|is|was|will|does|have|are|must)nae|dinna)"
+)
 # Words and phrases that refuse or deny what follows them, up to the end of the clause.
 _CUES = (
     r"(?:the last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
-    r"|(?:tired|sick|weary) of|fed up with|done with|enough of|no more|zero interest in"
+    r"|(?:tired|sick|weary|sick to death) of|(?:fed up|scunnered|bored) with|done with"
+    r"|i'?m (?:so |totally |completely )?(?:done|finished)(?! with)|enough of|no more"
+    r"|zero interest in"
     r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
     r"|refus(?:e|es|ed|ing)(?: to)?|spare me|hard pass|i'?ll pass|nope|nah"
     r"|steer(?:s|ing|ed)? clear of|allergic to|pass(?=[\s.!]*$)"
@@ -97,9 +106,10 @@ _INNER = re.compile(
 # "more A than B" refuses B as "A rather than B" does, as does "about A more than about B";
 # "more than ready" and "more comfortable than most" compare nothing.
 _COMPARISON = re.compile(
-    r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w|more(?= than (?:about|on|in|with)\b))"
+    r"\b((?:more|better)\s[^,;:.!?\u2014\u2013]*?\w|more(?= than\b))"
     r"\s+than\b"
-    r"(?!\s+(?:not|most|usual|before|ever|anyone|anybody|others|average|expected"
+    r"(?!\s+(?:not|most|usual|before|ever|anyone|anybody|others|average|expected|anything"
+    r"|happy|glad|willing|ready|able|enough|once|twice|a (?:few|couple|year|month|week)|\d"
     r"|i (?:expected|thought)))",
     re.I,
 )
@@ -126,7 +136,8 @@ _CLAUSE = re.compile(r"\s*(?:[;:\u2014\u2013]|\s-\s|(?<!anything),?\s+but\s+)\s*
 # A scope ends at punctuation, at "but", or where a new clause starts ("... and I ...").
 _SCOPE_END = re.compile(
     r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b"
-    r"|\b(?:and|or|so|because|since)\s+(?:i|i'm|i'd|i've|we|you|they|it's)\b"
+    r"|\b(?:and|or|so|because|since|before|until|till|once|when|while)"
+    r"\s+(?:i|i'm|i'd|i've|we|you|you're|they|they're|it's)\b"
     # "i dont need a cheerleader i need a coach", "Instead of drama I'd like calm"
     r"|\b(?=i(?:'d| would)? (?:just |really )?(?:need|want|like|prefer)\b)"
     # "I'd rather not revisit it and would like to focus on the present"
@@ -172,7 +183,7 @@ _FILLER = frozenset(
         quite really right so something sure thank thanks that that's the there thing things
         this thx time to tried ty want wanted was way were what will work works would you
         been doing help helps paying here offer offers offering provide style approach vibe
-        cup tea with use good point cut fit
+        cup tea with use good point cut fit idea therapy counselling counseling
         """
     )
 )
@@ -187,7 +198,7 @@ _PRONOUNS = frozenset(_WORD.findall("it that this them those these all of"))
 # writer wants.
 _PAST_THERAPIST = re.compile(
     r"\b(?:(?:my|our|the) )?(?:very )?(?:last|previous|old|former|ex-?|past|prior|other)"
-    r" (?:therapists?|counsell?ors?|psychologists?|psychiatrists?|shrinks?|one)\b"
+    r" (?:[\w-]+ )?(?:therapists?|counsell?ors?|psychologists?|psychiatrists?|shrinks?|one)\b"
     r"|\bi (?:once |previously |already |used to )?(?:had|saw|see) (?:a|an|this|one)"
     r" (?:therapist|counsell?or|psychologist)\b"
     r"|^(?:the )?last time\b",

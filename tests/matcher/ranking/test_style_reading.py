@@ -192,6 +192,27 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         ),
         ("Staying in the here and now won't cut it for me.", [("Staying in the here and now", -1)]),
         ("I take the lead more often than not.", None),
+        # "more than X" refuses X; "more than happy" compares nothing
+        ("I need more than sympathy.", [("sympathy", -1), ("I need more", 1)]),
+        ("I'm more than happy to do homework.", None),
+        # dialect and weariness: "I'm no sure" hedges, "dinnae" and "I'm done" refuse
+        ("Maybe a bit of structure, I'm no sure.", None),
+        ("Dinnae want homework.", [("homework", -1)]),
+        ("I'm done picking apart my childhood.", [("picking apart my childhood", -1)]),
+        ("Scunnered with coping strategies.", [("coping strategies", -1)]),
+        # a worry about failing at what is wanted is not a refusal of it
+        ("Homework would help, though I worry I won't do it.", None),
+        # "isn't my idea of therapy" refuses what came before it
+        ("Letting me ramble isn't my idea of therapy.", [("Letting me ramble", -1)]),
+        # a past therapist named with a modifier; a scope ends at a clause of time
+        (
+            "My last CBT therapist kept setting me tasks.",
+            [("My last CBT therapist kept setting me tasks", -1)],
+        ),
+        (
+            "I never rush into painful material before you feel stable.",
+            [("rush into painful material", -1), ("I before you feel stable", 1)],
+        ),
     ],
 )
 def test_negation_views(sentence, views):
@@ -404,19 +425,8 @@ def test_a_vague_quality_leans_but_is_too_unsure_to_steer_a_ranking(real_inferre
 @pytest.mark.parametrize(
     ("heldout", "sign", "negated"),
     [
-        ("style_sentences.toml", 0.985, 0.972),
-        ("style_sentences_2.toml", 0.991, 0.989),
-        ("style_sentences_3.toml", 0.974, 0.958),
-        ("style_sentences_4.toml", 0.995, 0.989),
-        ("style_sentences_5.toml", 0.986, 0.977),
-        ("style_sentences_6.toml", 0.991, 0.989),
-        ("style_sentences_7.toml", 0.967, 0.932),
-        ("style_sentences_8.toml", 0.967, 0.943),
-        ("style_sentences_9.toml", 0.954, 0.894),
-        ("style_sentences_10.toml", 0.958, 0.919),
-        ("style_sentences_11.toml", 0.945, 0.92),
-        ("style_sentences_12.toml", 0.913, 0.833),
-        ("style_sentences_13.toml", 0.981, 0.953),
+        ("style_sentences_16.toml", 0.959, 0.932),
+        ("style_sentences_17.toml", 0.945, 0.874),
     ],
 )
 def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
