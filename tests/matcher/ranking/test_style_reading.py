@@ -427,6 +427,8 @@ def test_a_vague_quality_leans_but_is_too_unsure_to_steer_a_ranking(real_inferre
     [
         ("style_sentences_16.toml", 0.959, 0.932),
         ("style_sentences_17.toml", 0.945, 0.874),
+        ("style_sentences_18.toml", 0.942, 0.852),
+        ("style_sentences_19.toml", 0.94, 0.894),
     ],
 )
 def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
