@@ -67,10 +67,12 @@ _NOT = (
 )
 # Words and phrases that refuse or deny what follows them, up to the end of the clause.
 _CUES = (
-    r"(?:the last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
+    r"(?:(?:the )?last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
     r"|(?:tired|sick|weary|sick to death) of|(?:fed up|scunnered|bored) with|done with"
     r"|i'?m (?:so |totally |completely )?(?:done|finished)(?! with)|enough of|no more"
-    r"|zero interest in"
+    r"|zero interest in|little (?:appetite|interest|patience|time|use) (?:for|in)"
+    # "My childhood is off limits", "Out of scope: X", "Homework is a dealbreaker"
+    r"|out of scope|off[- ]limits|deal-?breakers?|no-go"
     r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
     r"|refus(?:e|es|ed|ing)(?: to)?|spare me|hard pass|i'?ll pass|nope|nah"
     r"|steer(?:s|ing|ed)? clear of|allergic to|pass(?=[\s.!]*$)"
@@ -136,7 +138,7 @@ _CLAUSE = re.compile(r"\s*(?:[;:\u2014\u2013]|\s-\s|(?<!anything),?\s+but\s+)\s*
 # A scope ends at punctuation, at "but", or where a new clause starts ("... and I ...").
 _SCOPE_END = re.compile(
     r"[,;:.!?\u2014\u2013]|\s-\s|\bbut\b"
-    r"|\b(?:and|or|so|because|since|before|until|till|once|when|while)"
+    r"|\b(?:and|or|so|because|since|before|until|till|once)"
     r"\s+(?:i|i'm|i'd|i've|we|you|you're|they|they're|it's)\b"
     # "i dont need a cheerleader i need a coach", "Instead of drama I'd like calm"
     r"|\b(?=i(?:'d| would)? (?:just |really )?(?:need|want|like|prefer)\b)"
@@ -184,6 +186,7 @@ _FILLER = frozenset(
         this thx time to tried ty want wanted was way were what will work works would you
         been doing help helps paying here offer offers offering provide style approach vibe
         cup tea with use good point cut fit idea therapy counselling counseling
+        anywhere got get gets far go in too also more
         """
     )
 )
@@ -228,8 +231,25 @@ _WISH = re.compile(
     re.I,
 )
 
+# A negation that says its subject is of no use refuses the subject ("Raking over my
+# childhood won't help me with the hearing"; "Being listened to is nice but it hasn't helped":
+# the "it" points back).
+_NO_USE = re.compile(
+    r"(?:help|helps|helped|helping|work|works|worked|cut it|get me anywhere|got me anywhere"
+    r"|do (?:anything|much) for me|do me any good|change (?:a|any)thing)\b",
+    re.I,
+)
+# "Out of scope: childhood, parents": a refusal heading governs the list after its colon.
+_HEADING = re.compile(
+    r"^\s*((?:things )?to avoid|(?:please )?avoid|out of scope|off[- ]limits|not for me"
+    r"|no-go(?: areas?)?|deal-?breakers?|hard no|no thanks(?: to)?|not interested in)\s*:\s*",
+    re.I,
+)
+
 # Words between a refused subject and its negation ("Gentle and calm is not ...").
-_COPULA = frozenset(_WORD.findall("is are was were be 's that this it just really simply so of"))
+_COPULA = frozenset(
+    _WORD.findall("is are was were be 's has have had that this it just really simply so of and")
+)
 
 
 def _is_filler(text: str) -> bool:
@@ -265,6 +285,7 @@ def negation_views(sentence: str) -> list[tuple[str, int]]:
     clean = _HEDGE.sub(" ", re.sub(r"\s+", " ", sentence.replace("\u2019", "'")))
     clean, conceded = _CONCESSION.subn("", clean)  # "It's not that I don't mind X, but ..."
     clean = _QUOTED.sub(_unpunctuated, clean)  # "asks 'so, where to start?'" is one phrase
+    clean = _HEADING.sub(r"\1 ", clean)  # "To avoid: homework" reads "To avoid homework"
     clean, compared = _COMPARISON.subn(r"\1 rather than", clean)  # "more support than challenge"
     complaint = _complaint(clean)
     if complaint is not None:  # what a past therapist did is what the writer refuses
@@ -328,6 +349,16 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
         scope = _LEAD.sub("", clause[cue.end() : position].strip(" ,.'\""))
         if _is_contrast(cue.group(), scope):
             rest.append(before)  # "I want the therapist to steer, not me"
+            continue
+        subject = _strip_filler_tail(before)
+        # "X won't help me with ...": X is refused; "it hasn't helped" points back (the
+        # "it" is stripped); not "I don't work with couples" or "Please don't help me ..."
+        named = subject and not _is_filler(subject) and not _PERSONAL.match(subject)
+        if _NO_USE.match(scope) and (named or not subject):
+            if subject:
+                views.append(_refused(subject))
+            else:
+                refers_back = True
             continue
         if _refuses_before(cue.group(), scope):
             # "... is not what I want": the refused thing came first
@@ -450,7 +481,8 @@ def _scope_end(clause: str, start: int) -> int:
         words = _WORD.findall(item.lower())
         one_word_so_far = len(_WORD.findall(clause[scope_start : end.start()])) == 1
         short = len(words) <= _LIST_ITEM_WORDS or one_word_so_far
-        is_list_item = words and short and words[0] not in _CLAUSE_START
+        named = item.strip()[:1].isupper()  # "Rather than leading, Priya follows ..."
+        is_list_item = words and short and not named and words[0] not in _CLAUSE_START
         if not is_list_item or _CUE.search(item):
             return end.start()
         start = end.end()
@@ -458,7 +490,11 @@ def _scope_end(clause: str, start: int) -> int:
 
 
 def _strip_filler_tail(text: str) -> str:
-    """``text`` without its trailing copula ("Gentle and calm is" -> "Gentle and calm")."""
+    """``text`` without its trailing copula ("Gentle and calm is" -> "Gentle and calm") or
+    a trailing clause of filler ("It hurts, I'd" [rather not] -> "It hurts")."""
+    head, comma, tail = text.rpartition(",")
+    if comma and _is_filler(tail):
+        text = head
     words = list(_WORD.finditer(text))
     while words and words[-1].group().lower() in _COPULA:
         words.pop()

@@ -7,7 +7,10 @@ What must hold for ONNX to be the default (issue 13), with the tolerances stated
   and >= ``SAME_NAME_COSINE`` (0.999), the reason both backends share the model's name
   (and so the embedding cache and the learned model; see ``SentenceTransformerEmbedder``);
 - the same top 5 for at least ``TOP5_SHARE`` (95 %) of simulated clients, each side with
-  its own roster embeddings, style reader and concern reader;
+  its own roster embeddings, style reader and concern reader, where therapists whose
+  scores are within ``TIE`` (0.005) on both sides count as tied (the two encoders, and one
+  encoder in another batch, move a score by about 0.002); and identical lists, ties not
+  excused, for at least ``TOP5_EXACT_SHARE`` (90 %);
 - style readings within ``STYLE_TOLERANCE`` (0.1 on the -3..+3 scale) and their
   confidence within 0.02 when each side fits its own reader, and within 1e-4 through
   one reader; concern probabilities within ``CONCERN_TOLERANCE`` (0.01) and
@@ -33,6 +36,8 @@ from matcher.text import load_toml, style_axes
 AGREEMENT_COSINE = 0.99
 SAME_NAME_COSINE = 0.999
 TOP5_SHARE = 0.95
+TOP5_EXACT_SHARE = 0.90
+TIE = 0.005
 #: Style values on the -3..+3 scale, and their confidence in [0, 1], when each side fits
 #: its own reader on ~2,800 views, as a process does: a text near a class boundary moves a
 #: little (measured 0.044-0.052 and 0.009 at most; ranking counts an inferred value only
@@ -103,13 +108,34 @@ def test_the_top_five_is_the_same_for_simulated_clients(embedders, world):
         {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
         for r in intakes.to_dict("records")
     ]
-    tops = {}
+    scores = {}  # per backend and client: therapist -> score, best first (top 10)
     for backend, embedder in embedders.items():
         matcher = _matcher(embedder, world.therapists)
-        tops[backend] = [[s.therapist_id for s in matcher.rank(r, k=5)] for r in records]
-    same = np.mean([a == b for a, b in zip(tops["torch"], tops["onnx"], strict=True)])
-    assert sum(map(len, tops["torch"])) >= 4 * len(records)  # most clients have 5 to compare
-    assert same >= TOP5_SHARE, same
+        scores[backend] = [
+            {s.therapist_id: s.score for s in matcher.rank(r, k=10)} for r in records
+        ]
+    pairs = list(zip(scores["torch"], scores["onnx"], strict=True))
+    assert sum(min(len(a), 5) for a, _ in pairs) >= 4 * len(records)  # most have 5 to compare
+    exact = np.mean([list(a)[:5] == list(b)[:5] for a, b in pairs])
+    up_to_ties = np.mean([_same_top_five_up_to_ties(a, b) for a, b in pairs])
+    assert exact >= TOP5_EXACT_SHARE, exact
+    assert up_to_ties >= TOP5_SHARE, up_to_ties
+
+
+def _same_top_five_up_to_ties(a: dict[str, float], b: dict[str, float]) -> bool:
+    """True when two rankings (therapist -> score, best first) show the same top 5 in the
+    same order once ties are resolved alike: of the therapists either side shows in its
+    top 5, every pair the two sides order differently is within ``TIE`` on both sides."""
+    shown = list(dict.fromkeys([*list(a)[:5], *list(b)[:5]]))
+    if not set(shown) <= set(a) & set(b):
+        return False  # one side ranks a therapist of the other's top 5 below its 10th
+    rank_a, rank_b = ({t: i for i, t in enumerate(side)} for side in (a, b))
+    return all(
+        abs(a[x] - a[y]) < TIE and abs(b[x] - b[y]) < TIE
+        for x in shown
+        for y in shown
+        if rank_a[x] < rank_a[y] and rank_b[x] > rank_b[y]
+    )
 
 
 def test_style_readings_agree(embedders, world):

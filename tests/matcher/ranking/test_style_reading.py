@@ -193,7 +193,7 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         ("Staying in the here and now won't cut it for me.", [("Staying in the here and now", -1)]),
         ("I take the lead more often than not.", None),
         # "more than X" refuses X; "more than happy" compares nothing
-        ("I need more than sympathy.", [("sympathy", -1), ("I need more", 1)]),
+        ("I need more than sympathy.", [("sympathy", -1)]),
         ("I'm more than happy to do homework.", None),
         # dialect and weariness: "I'm no sure" hedges, "dinnae" and "I'm done" refuse
         ("Maybe a bit of structure, I'm no sure.", None),
@@ -212,6 +212,28 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
         (
             "I never rush into painful material before you feel stable.",
             [("rush into painful material", -1), ("I before you feel stable", 1)],
+        ),
+        # what is said to be of no use is refused; "it" points back to the clause before
+        (
+            "Raking over my childhood won't help me with the hearing.",
+            [("Raking over my childhood", -1)],
+        ),
+        (
+            "Being listened to is nice but it hasn't helped me.",
+            [("Being listened to is nice", -1)],
+        ),
+        ("I don't work with couples.", [("work with couples", -1)]),
+        # refusal headings, "off limits", "little appetite for", "last thing I need"
+        ("Out of scope: childhood, parents.", [("childhood, parents", -1)]),
+        ("My childhood is off limits.", [("My childhood", -1)]),
+        ("Little appetite for homework.", [("homework", -1)]),
+        ("Last thing I need is a lesson plan.", [("a lesson plan", -1)]),
+        # a refusal pointing back with "in here too" or "go there"
+        ("Stirring things up hurts, I'd rather not go there.", [("Stirring things up hurts", -1)]),
+        # a capitalised word after a comma starts a new clause
+        (
+            "Rather than leading, Priya follows the client.",
+            [("leading", -1), ("Priya follows the client", 1)],
         ),
     ],
 )
@@ -425,10 +447,10 @@ def test_a_vague_quality_leans_but_is_too_unsure_to_steer_a_ranking(real_inferre
 @pytest.mark.parametrize(
     ("heldout", "sign", "negated"),
     [
-        ("style_sentences_16.toml", 0.959, 0.932),
-        ("style_sentences_17.toml", 0.945, 0.874),
-        ("style_sentences_18.toml", 0.942, 0.852),
-        ("style_sentences_19.toml", 0.94, 0.894),
+        ("style_sentences_20.toml", 0.968, 0.929),
+        ("style_sentences_21.toml", 0.932, 0.862),
+        ("style_sentences_22.toml", 0.941, 0.884),
+        ("style_sentences_23.toml", 0.954, 0.918),
     ],
 )
 def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
