@@ -53,7 +53,10 @@ _HEDGE = re.compile(
     r"|(?:do|did|would|does)n'?t mind"  # "I don't mind homework" asks for it
     # acceptance: "no objection to a therapist running the show" asks for it
     r"|no (?:objections?|problem|issue|issues) (?:to|with)|not (?:against|opposed to|averse to)"
-    r"|why not|nothing less|no less|more or less|more often than not)",
+    r"|why not|nothing less|no less|more or less|more often than not"
+    # "push me, even if I won't like it"; "I've never really tried that kind of thing"
+    r"|even if (?:i|it) (?:won'?t|don'?t|doesn'?t|might not|may not)\b[^,;.]*"
+    r"|i'?ve never (?:really )?(?:tried|done|had) (?:that|this|it)(?: kind of thing| before)?)",
     re.I,
 )
 # A concession, conceded and dropped: "It's not that I don't like kindness, but I need ...".
@@ -70,7 +73,9 @@ _CUES = (
     r"(?:(?:the )?last thing (?:i|we|you) (?:need|want)(?: is)?|anything but|rather than|instead of"
     r"|(?:tired|sick|weary|sick to death) of|(?:fed up|scunnered|bored) with|done with"
     r"|i'?m (?:so |totally |completely )?(?:done|finished)(?! with)|enough of|no more"
-    r"|zero interest in|little (?:appetite|interest|patience|time|use) (?:for|in)"
+    r"|zero interest in"
+    r"|(?:little|no) (?:appetite|interest|patience|time|use|merit|value|sense) (?:for|in)"
+    r"|(?:there'?s )?no point(?: in)?"
     # "My childhood is off limits", "Out of scope: X", "Homework is a dealbreaker"
     r"|out of scope|off[- ]limits|deal-?breakers?|no-go"
     r"|(?:can'?t|cannot|couldn'?t) (?:stand|handle|bear|face)|rather not|less|without"
@@ -201,9 +206,16 @@ _PRONOUNS = frozenset(_WORD.findall("it that this them those these all of"))
 # writer wants.
 _PAST_THERAPIST = re.compile(
     r"\b(?:(?:my|our|the) )?(?:very )?(?:last|previous|old|former|ex-?|past|prior|other)"
-    r" (?:[\w-]+ )?(?:therapists?|counsell?ors?|psychologists?|psychiatrists?|shrinks?|one)\b"
-    r"|\bi (?:once |previously |already |used to )?(?:had|saw|see) (?:a|an|this|one)"
-    r" (?:therapist|counsell?or|psychologist)\b"
+    r" (?:[\w-]+ )?(?:therapists?|counsell?ors?|psychologists?|psychiatrists?|shrinks?|one"
+    r"|therapy|counsell?ing)\b"
+    # "I once had a counsellor who", "Had two years of a counsellor just listening"
+    r"|\b(?:i )?(?:once |previously |already |used to )?(?:had|saw|see)"
+    r" (?:[\w-]+ ){0,3}?(?:a|an|this|one) (?:[\w-]+ )?(?:therapist|counsell?or|psychologist"
+    r"|guy|bloke|woman|man|lady)\b"
+    # "My CBT therapist refused to ...": a therapist of the writer's, told in the past tense
+    r"|\bmy (?:[\w-]+ )?(?:therapist|counsell?or|psychologist)(?= (?:kept|refused|never|only"
+    r"|used to|told|made|spent|ignored|changed|asked|said|gave|tried|wanted|insisted|pushed"
+    r"|focus(?:s)?ed|just (?:\w+ed|said|sat|let)))"
     r"|^(?:the )?last time\b",
     re.I,
 )
@@ -218,8 +230,12 @@ _PRAISE_NEGATION_REACH = 12  # characters before a word of praise that can negat
 _QUOTED = re.compile(r"(?<!\w)(?:['\"\u201c])[^'\"\u201c\u201d]{2,80}?[\"'\u201d](?!\w)")
 # A complaint's closing verdict, which refuses what it follows as the complaint already does.
 _VERDICT = re.compile(
-    r",?\s*(?:\b(?:and|but|so)\s+)?\b(?:it|that|this|which|nothing)\b[^,;.]*?"
-    r"(?:n'?t|\bnot|\bnothing|\bno|\bnever|\bnowhere)\b[^,;.]*$",
+    r"(?:(?:,?\s*(?:\b(?:and|but|so)\s+)?\b(?:it|that|this|which|nothing)"
+    # the writer's own verdict after a comma or "and": "and I never got anywhere"
+    r"|(?:,\s*|\s\b(?:and|but|so)\s+)(?:i|we|i'?d|i'?ve)\b)"
+    r"[^,;.]*?(?:n'?t|\bnot|\bnothing|\bno|\bnever|\bnowhere)\b"
+    r"|(?:,\s*|\s\b(?:and|but|so)\s+)(?:nothing|no one|nobody)\b)"  # "and nothing changed"
+    r"[^,;.]*[,;.!?\s]*$",
     re.I,
 )
 # Where the complaint ends: a new clause ("... \u2014 never again") ...
@@ -236,7 +252,8 @@ _WISH = re.compile(
 # the "it" points back).
 _NO_USE = re.compile(
     r"(?:help|helps|helped|helping|work|works|worked|cut it|get me anywhere|got me anywhere"
-    r"|do (?:anything|much) for me|do me any good|change (?:a|any)thing)\b",
+    r"|do (?:anything|much) for me|do me any good|change (?:a|any)thing"
+    r"|kept me (?:well|going|sane)|made (?:a|any|much) difference)\b",
     re.I,
 )
 # "Out of scope: childhood, parents": a refusal heading governs the list after its colon.

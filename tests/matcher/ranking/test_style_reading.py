@@ -235,6 +235,29 @@ NEUTRAL_TEXTS = ["I live in Springfield and work nights.", "I have no preference
             "Rather than leading, Priya follows the client.",
             [("leading", -1), ("Priya follows the client", 1)],
         ),
+        # a complaint's verdict in the writer's words is dropped: the complaint says it
+        (
+            "My last counsellor kept calming me down and I never got anywhere.",
+            [("My last counsellor kept calming me down", -1)],
+        ),
+        (
+            "Had two years of a counsellor just listening and nothing changed, I need tools.",
+            [("Had two years of a counsellor just listening", -1), ("I need tools", 1)],
+        ),
+        # a therapist of the writer's, told in the past tense, is a past one
+        (
+            "My CBT therapist refused to talk about my mother.",
+            [("talk about my mother", 1), ("My CBT therapist", -1)],
+        ),
+        ("My therapist would be someone who listens.", None),
+        # hedges: what the writer fears or has not tried is not refused
+        ("Push me a bit, even if I won't like it.", None),
+        ("Tools might be good, I've never really tried that.", None),
+        ("Listening alone has never kept me well.", [("Listening alone", -1)]),
+        (
+            "I see little merit in excavating my infancy.",
+            [("excavating my infancy", -1), ("I see", 1)],
+        ),
     ],
 )
 def test_negation_views(sentence, views):
@@ -447,10 +470,12 @@ def test_a_vague_quality_leans_but_is_too_unsure_to_steer_a_ranking(real_inferre
 @pytest.mark.parametrize(
     ("heldout", "sign", "negated"),
     [
-        ("style_sentences_20.toml", 0.968, 0.929),
-        ("style_sentences_21.toml", 0.932, 0.862),
-        ("style_sentences_22.toml", 0.941, 0.884),
-        ("style_sentences_23.toml", 0.954, 0.918),
+        ("style_sentences_24.toml", 0.966, 0.935),
+        ("style_sentences_25.toml", 0.954, 0.901),
+        ("style_sentences_26.toml", 0.927, 0.872),
+        ("style_sentences_27.toml", 0.973, 0.977),
+        ("style_sentences_28.toml", 0.923, 0.859),
+        ("style_sentences_29.toml", 0.959, 0.907),
     ],
 )
 def test_held_out_sentences_are_read_as_measured(real_inferrer, heldout, sign, negated):
