@@ -37,8 +37,8 @@ from matcher.vocab import STYLE_AXES, STYLE_MAX, STYLE_MIN
 
 HELDOUT_DIR = Path(__file__).resolve().parents[1] / "tests/data/heldout"
 #: The held-out sets, each written by someone who saw neither the training sentences nor
-#: the other sets (docs/style-reading.md): each was read once when it was new, after
-#: every choice of that round; only the newest is untouched.
+#: the other sets (docs/style-reading.md): read once when new, after every choice of
+#: their round; once read they are spent and join the training data in the next round.
 HELDOUT_SETS = tuple(
     path.name
     for path in sorted(
@@ -54,6 +54,8 @@ ANCHOR_TEMPERATURE = 0.05
 TARGETS = {"sign": 0.95, "negated": 0.90, "neutral_abs": 0.5, "neutral_beyond_1": 0.10}
 CV_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 CV_FOLDS, CV_REPEATS = 5, 2
+#: Resamples of the labelled axes for the held-out intervals.
+BOOTSTRAP_DRAWS = 2000
 #: Training sentences this close (embedding cosine) are paraphrases: one fold holds them all.
 PARAPHRASE_COSINE = 0.8
 
@@ -209,9 +211,9 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
-def heldout_report(embedder: Embedder, heldout: str) -> str:
-    """The comparison on one held-out set as Markdown."""
-    records = heldout_records(heldout)
+def heldout_report(embedder: Embedder, *heldout: str) -> str:
+    """The comparison on one held-out set, or several pooled, as Markdown."""
+    records = [record for name in heldout for record in heldout_records(name)]
     texts = [r["text"] for r in records]
     inferrer = StyleInferrer(embedder)
     values, confidence = inferrer.infer_texts_with_confidence(texts)
@@ -245,14 +247,17 @@ def heldout_report(embedder: Embedder, heldout: str) -> str:
         )
     neutral = np.array([k == "neutral" for k in kinds])
     new = found["supervised reader (new)"]
+    interval = _bootstrap_intervals(values, records)
     verdicts = [
-        f"- {key}: {new[key]:.3f} (target {'≥' if key in ('sign', 'negated') else '≤'} "
-        f"{target}) {'met' if _meets(key, new[key], target) else 'MISSED'}"
+        f"- {key}: {new[key]:.3f}{interval.get(key, '')} (target "
+        f"{'≥' if key in ('sign', 'negated') else '≤'} {target}) "
+        f"{'met' if _meets(key, new[key], target) else 'MISSED'}"
         for key, target in TARGETS.items()
     ]
     return "\n".join(
         [
-            f"Held-out style sentences ({heldout}, {len(records)}), model {embedder.name}",
+            f"Held-out style sentences ({' + '.join(heldout)}, {len(records)}), "
+            f"model {embedder.name}",
             "",
             _table(headers, rows),
             "",
@@ -263,6 +268,27 @@ def heldout_report(embedder: Embedder, heldout: str) -> str:
             *verdicts,
         ]
     )
+
+
+def _bootstrap_intervals(
+    values: np.ndarray, records: Records, draws: int = BOOTSTRAP_DRAWS
+) -> dict[str, str]:
+    """95% bootstrap intervals of sign and negated accuracy, over the labelled axes."""
+    right, negated = [], []
+    for value, record in zip(values, records, strict=True):
+        for a, axis in enumerate(STYLE_AXES):
+            if axis in record:
+                right.append(np.sign(value[a]) == record[axis])
+                negated.append(record["kind"] == "negated")
+    hits = np.array(right)
+    rng = np.random.default_rng(0)
+    out = {}
+    for key, chosen in (("sign", hits), ("negated", hits[np.array(negated, dtype=bool)])):
+        if len(chosen):
+            means = chosen[rng.integers(0, len(chosen), (draws, len(chosen)))].mean(axis=1)
+            low, high = np.percentile(means, [2.5, 97.5])
+            out[key] = f" ({low:.3f}-{high:.3f})"
+    return out
 
 
 def _meets(key: str, value: float, target: float) -> bool:
@@ -317,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cv:
         print(cv_report(embedder))
     else:
-        print("\n\n".join(heldout_report(embedder, name) for name in HELDOUT_SETS))
+        reports = [heldout_report(embedder, name) for name in HELDOUT_SETS]
+        if len(HELDOUT_SETS) > 1:
+            reports.append(heldout_report(embedder, *HELDOUT_SETS))
+        print("\n\n".join(reports))
     return 0
 
 
