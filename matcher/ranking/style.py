@@ -93,8 +93,9 @@ class StyleReader:
     they were fitted on (kept as arrays) and a reader of the views' words.
 
     ``coef`` is (4, 3, d) and ``intercept`` (4, 3); class columns follow ``CLASSES``.
-    ``neighbours`` (m, d) are the training views' unit embeddings and
-    ``neighbour_classes`` (m, 12) their labels one-hot, axis-major (float64).
+    ``neighbours`` (d, m) are the training views' unit embeddings, transposed (float32:
+    reading them is most of a request's reading time) and ``neighbour_classes`` (m, 12)
+    their labels one-hot, axis-major (float64).
     """
 
     coef: np.ndarray
@@ -130,7 +131,7 @@ class StyleReader:
         return cls(
             np.stack(coef),
             np.stack(intercept),
-            np.asarray(embeddings, dtype=np.float64),
+            np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32).T),
             one_hot.astype(np.float64),
             WordingReader.fit(texts, labels, CLASSES),
         )
@@ -142,7 +143,8 @@ class StyleReader:
         (``WORDING_WEIGHT``)."""
         if len(texts) != len(embeddings):
             raise ValueError(f"{len(texts)} texts for {len(embeddings)} embeddings")
-        # float64 throughout: a row reads the same in any batch (chunked roster builds)
+        # a row reads the same in any batch (chunked roster builds): float64, and the
+        # neighbours' similarities by one kind of product (_similarity)
         embeddings = np.asarray(embeddings, dtype=np.float64)
         logits = np.einsum("md,akd->mak", embeddings, self.coef)
         logits += self.intercept
@@ -159,14 +161,24 @@ class StyleReader:
         their cosine similarity to the row (continuous, so that nearly equal embeddings
         read nearly alike)."""
         shares = np.empty((len(embeddings), self.neighbour_classes.shape[1]))
+        vectors = embeddings.astype(np.float32)
         for start in range(0, len(embeddings), NEIGHBOUR_CHUNK):
             rows = slice(start, start + NEIGHBOUR_CHUNK)
-            similarity = embeddings[rows] @ self.neighbours.T
+            similarity = _similarity(vectors[rows], self.neighbours)
             weights = np.exp(
                 (similarity - similarity.max(axis=1, keepdims=True)) / NEIGHBOUR_TEMPERATURE
             )
             shares[rows] = (weights @ self.neighbour_classes) / weights.sum(axis=1, keepdims=True)
         return shares.reshape(len(embeddings), len(STYLE_AXES), len(CLASSES))
+
+
+def _similarity(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``rows @ columns`` as float64, the same for a row whatever batch it is in: numpy
+    takes a matrix-vector path for one row, which rounds differently from the
+    matrix-matrix one, so a lone row is computed twice over."""
+    if len(rows) == 1:
+        return (np.repeat(rows, 2, axis=0) @ columns)[:1].astype(np.float64)
+    return (rows @ columns).astype(np.float64)
 
 
 def fit_reader(embedder: Embedder, c: float = READER_C) -> StyleReader:

@@ -68,8 +68,12 @@ class WordingReader:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 4, classes) float64 class probabilities of each text."""
-        features = sparse.hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
-        logits = np.asarray(features @ self.coef) + self.intercept
+        logits = np.tile(self.intercept, (len(texts), 1))
+        start = 0
+        for vectorizer in self.vectorizers:  # one product per vectorizer: no sparse stacking
+            features = vectorizer.transform(texts)
+            logits += features @ self.coef[start : start + features.shape[1]]
+            start += features.shape[1]
         logits = logits.reshape(len(texts), len(STYLE_AXES), -1)
         logits -= logits.max(axis=2, keepdims=True)
         weights = np.exp(logits)
