@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from matcher.clinic.store import Store
 from matcher.schema import read_csv
-from web import create_app
+from web import create_app, mail
 
 CHROMIUM = os.environ.get("MATCHER_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -54,6 +54,9 @@ def serve_app(tmp_path, database_url, fake_embedder, fixtures_dir):
     yield serve
     for server in servers:
         server.shutdown()
+    # an app started with OUTBOX_SENDER leaves its sender thread polling the database:
+    # stopped here, or it claims the messages of later tests on the same PostgreSQL
+    mail.stop_senders()
 
 
 @pytest.fixture
