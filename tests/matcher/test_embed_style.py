@@ -195,3 +195,16 @@ def test_database_cache_survives_a_new_process(fake_embedder, database_url):
         [text_key(fake_embedder.name, "therapy works")]
     )
     assert np.array_equal(next(iter(stored.values())), vector[0])
+
+
+def test_a_row_has_the_same_neighbour_similarities_alone_and_in_a_batch():
+    """The reader's similarities must not depend on the batch (chunked roster builds read
+    a text alone or with thousands): a lone row is not left to the matrix-vector path."""
+    from matcher.ranking.style import _similarity
+
+    rng = np.random.default_rng(0)
+    columns = rng.standard_normal((384, 2000)).astype(np.float32)
+    rows = rng.standard_normal((9, 384)).astype(np.float32)
+    batch = _similarity(rows, columns)
+    for i in range(len(rows)):
+        np.testing.assert_array_equal(_similarity(rows[i : i + 1], columns), batch[i : i + 1])
