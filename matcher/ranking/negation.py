@@ -368,18 +368,8 @@ def _read_clause(clause: str, views: list[tuple[str, int]]) -> tuple[str, bool]:
             rest.append(before)  # "I want the therapist to steer, not me"
             continue
         subject = _strip_filler_tail(before)
-        # "X won't help me with ...": X is refused; "it hasn't helped" points back (the
-        # "it" is stripped); not "I don't work with couples" or "Please don't help me ..."
-        named = subject and not _is_filler(subject) and not _PERSONAL.match(subject)
-        if _NO_USE.match(scope) and (named or not subject):
-            if subject:
-                views.append(_refused(subject))
-            else:
-                refers_back = True
-            continue
-        if _refuses_before(cue.group(), scope):
+        if _refuses_before(cue.group(), scope) or _says_no_use(scope, subject):
             # "... is not what I want": the refused thing came first
-            subject = _strip_filler_tail(before)
             if _is_filler(subject):
                 refers_back = True
             else:
@@ -418,6 +408,16 @@ def _refuses_before(cue: str, scope: str) -> bool:
     if _VERB_CUE.match(cue):
         return set(_WORD.findall(scope.lower())) <= _PRONOUNS
     return True
+
+
+def _says_no_use(scope: str, subject: str) -> bool:
+    """True when a negated scope says its subject is of no use: "Raking over my childhood
+    [won't] help me with the hearing" refuses the raking, and "it [hasn't] helped" (its "it"
+    stripped to nothing) points back; not "I don't work with couples" or "Please don't
+    help me ...", whose subject is the writer."""
+    if not _NO_USE.match(scope):
+        return False
+    return not subject or not (_is_filler(subject) or _PERSONAL.match(subject))
 
 
 def _refused_subject(clause: str) -> str:

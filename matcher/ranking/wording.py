@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
 from ..vocab import STYLE_AXES
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: Inverse L2 strength of the word classifiers: the best of 3, 10 and 30 in the
 #: cross-validation (10 and 30 within 0.3 points).
@@ -35,7 +39,7 @@ class WordingReader:
     ``classes`` order.
     """
 
-    vectorizers: tuple[object, ...]
+    vectorizers: tuple[TfidfVectorizer, ...]
     coef: np.ndarray
     intercept: np.ndarray
 
